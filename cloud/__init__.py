@@ -1,1 +1,1 @@
-"""egiz.cloud."""
+"""The cloud service: twin registry, idempotent ingest, fleet API and dashboard (FastAPI)."""

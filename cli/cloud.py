@@ -1,0 +1,115 @@
+"""`egiz cloud`: run the cloud service and provision edges."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+DEFAULT_DB = "sqlite:///var/cloud.db"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `egiz cloud run|edge ...` to the command tree."""
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument(
+        "--db",
+        default=os.environ.get("EGIZ_CLOUD_DB", DEFAULT_DB),
+        help=f"database URL: sqlite:///path or postgresql://user@host/db "
+        f"(default: $EGIZ_CLOUD_DB or {DEFAULT_DB})",
+    )
+    p = sub.add_parser(
+        "cloud",
+        help="run the cloud service, provision edges",
+        description="The cloud service: ingest, twin registry, fleet API and dashboard.",
+    )
+    cmds = p.add_subparsers(dest="cloud_command", metavar="COMMAND")
+    p.set_defaults(func=lambda _a: p.print_help() or 2)
+
+    run = cmds.add_parser("run", parents=[db], help="serve the API and the dashboard")
+    run.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.set_defaults(func=_run)
+
+    edge = cmds.add_parser("edge", help="provision edge devices (bearer tokens)")
+    ecmds = edge.add_subparsers(dest="edge_command", metavar="COMMAND")
+    edge.set_defaults(func=lambda _a: edge.print_help() or 2)
+    add = ecmds.add_parser("add", parents=[db], help="add an edge; prints its token once")
+    add.add_argument("edge_id")
+    add.add_argument("--site", help="bind the edge to this site id (else its first manifest does)")
+    add.set_defaults(func=_edge_add)
+    lst = ecmds.add_parser("list", parents=[db], help="list edges")
+    lst.set_defaults(func=_edge_list)
+    rot = ecmds.add_parser("rotate", parents=[db], help="issue a new token; the old one stops")
+    rot.add_argument("edge_id")
+    rot.set_defaults(func=_edge_rotate)
+    rev = ecmds.add_parser("revoke", parents=[db], help="refuse this edge from now on")
+    rev.add_argument("edge_id")
+    rev.set_defaults(func=_edge_revoke)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from egiz.cloud.app import create_app
+    from egiz.cloud.config import CloudSettings
+
+    app = create_app(CloudSettings(db_url=args.db))
+    print(f"egiz cloud: dashboard http://{args.host}:{args.port}/  db {args.db}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _with_store(args: argparse.Namespace, fn):  # type: ignore[no-untyped-def]
+    from egiz.cloud.store import open_store
+
+    store = open_store(args.db)
+    try:
+        return fn(store)
+    finally:
+        store.close()
+
+
+def _edge_add(args: argparse.Namespace) -> int:
+    from egiz.cloud.services.edges import add_edge
+
+    token = _with_store(args, lambda s: add_edge(s, args.edge_id, site=args.site))
+    print(f"edge {args.edge_id} added; its token (shown once, put it in site.yaml uplink.token):")
+    print(token)
+    return 0
+
+
+def _edge_list(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from egiz.cloud.services.edges import list_edges
+
+    def when(t: float | None) -> str:
+        return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    edges = _with_store(args, list_edges)
+    print(f"{'EDGE':<24} {'SITE':<16} {'STATUS':<8} {'CREATED':<20} LAST SEEN")
+    for e in edges:
+        status = "revoked" if e.revoked_at else "active"
+        print(
+            f"{e.edge_id:<24} {e.site or '-':<16} {status:<8} {when(e.created_at):<20} "
+            f"{when(e.last_seen)}"
+        )
+    return 0
+
+
+def _edge_rotate(args: argparse.Namespace) -> int:
+    from egiz.cloud.services.edges import rotate_edge
+
+    token = _with_store(args, lambda s: rotate_edge(s, args.edge_id))
+    print(f"edge {args.edge_id}: new token (the old one no longer works):")
+    print(token)
+    return 0
+
+
+def _edge_revoke(args: argparse.Namespace) -> int:
+    from egiz.cloud.services.edges import revoke_edge
+
+    _with_store(args, lambda s: revoke_edge(s, args.edge_id))
+    print(f"edge {args.edge_id} revoked")
+    return 0

@@ -1,0 +1,39 @@
+"""The request dependencies of every router, as ``Annotated`` aliases (FastAPI layout)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from ..config import CloudSettings
+from ..services.edges import authenticate_edge
+from ..store import Store
+from ..store.base import EdgeRow
+
+
+def get_store(request: Request) -> Store:
+    """Return the app's store (opened by ``create_app``)."""
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> CloudSettings:
+    """Return the app's settings."""
+    return request.app.state.settings
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[CloudSettings, Depends(get_settings)]
+
+
+def current_edge(
+    store: StoreDep,
+    authorization: Annotated[
+        str | None, Header(description="Bearer <edge token> from `egiz cloud edge add`")
+    ] = None,
+) -> EdgeRow:
+    """Return the edge whose bearer token came with the request (401 otherwise)."""
+    return authenticate_edge(store, authorization)
+
+
+EdgeDep = Annotated[EdgeRow, Depends(current_edge)]

@@ -1,0 +1,63 @@
+"""``POST /api/v1/ingest``: the uplink endpoint every edge sends its outbox batches to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from egiz.contracts import UplinkAnswer
+
+from ..errors import BodyTooLarge
+from ..services.ingest import decode_body, ingest, parse_batch
+from ..store import Store
+from ..store.base import EdgeRow
+from .deps import EdgeDep, SettingsDep, StoreDep
+
+router = APIRouter(tags=["ingest"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, unknown or revoked edge token"},
+    403: {"description": "the token belongs to another edge than the batch names"},
+    413: {"description": "body (after gzip) larger than the configured limit"},
+    422: {"description": "the body is not an uplink batch at all; nothing was stored"},
+}
+
+
+def _handle(
+    store: Store, edge: EdgeRow, raw: bytes, encoding: str | None, limit: int
+) -> UplinkAnswer:
+    return ingest(store, edge, parse_batch(decode_body(raw, encoding, limit)))
+
+
+@router.post(
+    "/ingest",
+    response_model=UplinkAnswer,
+    responses=_ERRORS,
+    summary="Store a batch of records from an edge",
+    # The body is read raw (it may be gzip) and parsed by the service; documented here.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/UplinkBatch"}}
+            },
+        }
+    },
+)
+async def post_ingest(
+    request: Request, edge: EdgeDep, store: StoreDep, settings: SettingsDep
+) -> UplinkAnswer:
+    """Validate each record, store the valid new ones once, answer with held and rejected seqs."""
+    limit = settings.max_body_bytes
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body exceeds the limit of {limit} bytes (fix: smaller batches)")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    return await run_in_threadpool(
+        _handle, store, edge, raw, request.headers.get("content-encoding"), limit
+    )

@@ -1,0 +1,106 @@
+"""The app factory: ``create_app(settings)`` wires store, routers, errors and static files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from egiz import __version__
+from egiz.contracts import UplinkBatch
+
+from .api import assets, health, ingest, ui
+from .config import CloudSettings
+from .errors import (
+    BadBatch,
+    BodyTooLarge,
+    CloudError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    Unauthorized,
+)
+from .store import Store, open_store
+
+API_PREFIX = "/api/v1"
+
+_STATUS: dict[type[CloudError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    BodyTooLarge: 413,
+    BadBatch: 422,
+    InvalidInput: 422,
+    StoreError: 503,
+}
+
+
+def _status(err: CloudError) -> int:
+    for cls in type(err).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 500
+
+
+async def _on_cloud_error(_request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, CloudError)
+    status = _status(err)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(err)}, status_code=status, headers=headers)
+
+
+def create_app(settings: CloudSettings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the cloud app; it opens (and migrates) the store of ``settings.db_url``
+    unless ``store`` is given, and closes only a store it opened."""
+    settings = settings or CloudSettings()
+    owned = store is None
+    the_store = store if store is not None else open_store(settings.db_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.close()
+
+    app = FastAPI(
+        title=settings.title,
+        version=__version__,
+        description="Egiz cloud: twin registry, idempotent ingest, fleet API and dashboard.",
+        docs_url=None,  # served from local files by ui.mount_static, never from a CDN
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = the_store
+    app.add_exception_handler(CloudError, _on_cloud_error)
+    app.include_router(health.router)
+    app.include_router(ingest.router, prefix=API_PREFIX)
+    app.include_router(assets.router, prefix=API_PREFIX)
+    app.include_router(ui.router)
+    ui.mount_static(app, settings.docs)
+    _document_raw_bodies(app)
+    return app
+
+
+def _document_raw_bodies(app: FastAPI) -> None:
+    """Add the UplinkBatch schema to OpenAPI: ingest reads its body raw (it may be gzip)."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        defs = UplinkBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        comps.update(defs.pop("$defs", {}))
+        comps["UplinkBatch"] = defs
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,22 @@
+"""Settings of the cloud service: one frozen model, passed to ``create_app``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CloudSettings(BaseModel):
+    """Everything `create_app` needs; no environment lookups at import time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    db_url: str = Field(
+        "sqlite:///var/cloud.db",
+        description="sqlite:///path (embedded default) or postgresql://user@host:port/db",
+    )
+    title: str = "Egiz cloud"
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest (decompressed) ingest body accepted"
+    )
+    dashboard_poll_s: float = Field(2.0, gt=0, description="how often the dashboard refreshes")
+    docs: bool = Field(True, description="serve Swagger UI at /docs (assets from the package)")

@@ -1,0 +1,1 @@
+"""Static files of the dashboard (a package so the wheel ships them)."""

@@ -1,0 +1,244 @@
+"""Ingest of uplink batches (ARCHITECTURE.md §3 steps 8–9): validate each record, store once.
+
+Only a body that cannot be parsed at all is refused whole; every other record is stored or
+rejected on its own, and the answer names exactly which seqs of the batch the cloud holds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from egiz.contracts import (
+    ACCEPTED_SCHEMA_VERSIONS,
+    RECORD_ADAPTER,
+    Event,
+    Heartbeat,
+    Rejection,
+    SiteManifest,
+    UplinkAnswer,
+    UplinkBatch,
+    WindowSummary,
+    to_ranges,
+)
+
+from ..errors import BadBatch, BodyTooLarge, Forbidden
+from ..store import Store, WriteSet
+from ..store.base import (
+    AssetRow,
+    AssetTypeRow,
+    EdgeRow,
+    EventRow,
+    HeartbeatRow,
+    ScoresRow,
+    ShadowRow,
+    SiteRow,
+    WindowRow,
+)
+
+
+class RecordRejected(Exception):
+    """One record that cannot be stored; its message is the reason sent back to the edge."""
+
+
+def ts(dt: datetime) -> float:
+    """Return epoch seconds of ``dt``; a naive datetime is taken as UTC."""
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    """Undo ``Content-Encoding: gzip``, refusing bodies that inflate past ``max_bytes``."""
+    enc = (content_encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        body = raw
+    elif enc in ("gzip", "x-gzip"):
+        try:
+            # Bounded inflate: a small gzip bomb must not exhaust memory.
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = d.decompress(raw, max_bytes + 1)
+            if len(body) > max_bytes or d.unconsumed_tail:
+                raise BodyTooLarge(f"gzip body inflates past {max_bytes} bytes")
+            if not d.eof:
+                raise BadBatch("gzip body is truncated")
+        except (zlib.error, gzip.BadGzipFile) as err:
+            raise BadBatch(f"body is not valid gzip: {err}") from err
+    else:
+        raise BadBatch(f"unsupported Content-Encoding {enc!r} (fix: gzip or none)")
+    if len(body) > max_bytes:
+        raise BodyTooLarge(f"body of {len(body)} bytes exceeds the limit of {max_bytes}")
+    return body
+
+
+def _reason(err: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for e in err.errors()[:limit]:
+        loc = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    more = err.error_count() - limit
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def parse_batch(body: bytes) -> UplinkBatch:
+    """Parse an uplink body; BadBatch names what is wrong (records are checked later)."""
+    try:
+        batch = UplinkBatch.model_validate_json(body)
+    except ValidationError as err:
+        raise BadBatch(f"body is not an uplink batch: {_reason(err, 5)}") from None
+    if batch.schema_version not in ACCEPTED_SCHEMA_VERSIONS:
+        accepted = ", ".join(map(str, sorted(ACCEPTED_SCHEMA_VERSIONS)))
+        raise BadBatch(f"schema {batch.schema_version} is not accepted (accepted: {accepted})")
+    return batch
+
+
+@dataclass
+class _Registry:
+    """The site's assets and the signal names of each, as the ingest checks records against."""
+
+    site: str | None
+    signals: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: Store, site: str | None) -> _Registry:
+        if site is None:
+            return cls(site=None)
+        types = {t.name: _signal_names(t.body) for t in store.asset_types(site)}
+        return cls(
+            site=site,
+            signals={a.asset: types.get(a.type, frozenset()) for a in store.assets(site)},
+        )
+
+
+def _signal_names(type_json: str) -> frozenset[str]:
+    return frozenset(s["name"] for s in json.loads(type_json)["signals"])
+
+
+def ingest(
+    store: Store, edge: EdgeRow, batch: UplinkBatch, *, now: float | None = None
+) -> UplinkAnswer:
+    """Store what is valid and new in ``batch`` from ``edge``; answer with held/rejected seqs."""
+    if batch.edge_id != edge.edge_id:
+        raise Forbidden(f"token of edge {edge.edge_id!r} cannot send for edge {batch.edge_id!r}")
+    now = time.time() if now is None else now
+    rejected: list[Rejection] = []
+    valid: list[tuple[int, WindowSummary | Event | Heartbeat | SiteManifest]] = []
+    for i, raw in enumerate(batch.records):
+        seq = raw.get("seq")
+        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        try:
+            valid.append((i, RECORD_ADAPTER.validate_python(raw)))
+        except ValidationError as err:
+            rejected.append(Rejection(index=i, seq=seq, reason=_reason(err)))
+    held = store.held_seqs(edge.edge_id, batch.epoch, [r.seq for _, r in valid])
+    reg = _Registry.load(store, edge.site)
+    ws = WriteSet(edge_id=edge.edge_id, epoch=batch.epoch, received_at=now)
+    newest: dict[tuple[str, str], ShadowRow] = {}
+    done: set[int] = set()
+    for i, rec in valid:
+        if rec.seq in held or rec.seq in done:
+            continue  # a retry: acknowledged, not stored again
+        try:
+            if isinstance(rec, WindowSummary):
+                _window(reg, rec, ws, newest)
+            elif isinstance(rec, SiteManifest):
+                reg = _manifest(store, edge, batch.epoch, rec, ws, now)
+            elif isinstance(rec, Event):
+                ws.events.append(_event(edge, batch.epoch, reg.site, rec))
+            else:
+                ws.heartbeats.append(
+                    HeartbeatRow(
+                        edge.edge_id, batch.epoch, rec.seq, ts(rec.ts), rec.model_dump_json()
+                    )
+                )
+        except RecordRejected as err:
+            rejected.append(Rejection(index=i, seq=rec.seq, reason=str(err)))
+            continue
+        ws.keys.append((rec.seq, rec.type))
+        done.add(rec.seq)
+    ws.shadow = list(newest.values())
+    if ws.keys:
+        store.write(ws)
+    return UplinkAnswer(
+        epoch=batch.epoch,
+        stored=to_ranges(held | done),
+        rejected=sorted(rejected, key=lambda r: r.index),
+        commands=[],
+        server_time=datetime.fromtimestamp(now, UTC),
+    )
+
+
+def _window(
+    reg: _Registry, rec: WindowSummary, ws: WriteSet, newest: dict[tuple[str, str], ShadowRow]
+) -> None:
+    if reg.site is None:
+        raise RecordRejected("this edge has no site yet (fix: send the site manifest first)")
+    known = reg.signals.get(rec.asset)
+    if known is None:
+        raise RecordRejected(
+            f"asset {rec.asset!r} is not in the manifest of site {reg.site!r} "
+            "(fix: send the current site manifest first)"
+        )
+    unknown = sorted(set(rec.signals) - known)
+    if unknown:
+        raise RecordRejected(
+            f"asset {rec.asset!r} has no signal(s) {', '.join(unknown)} in its asset type "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    start = ts(rec.start)
+    for name, s in rec.signals.items():
+        last_ts = ts(s.last_ts) if s.last_ts else None
+        ws.windows.append(
+            WindowRow(reg.site, rec.asset, name, start, rec.length_s, s.count, s.bad, s.uncertain,
+                      s.out_of_range, s.min, s.max, s.mean, s.std, s.last, last_ts)
+        )  # fmt: skip
+        prev = newest.get((rec.asset, name))
+        if prev is None or start > prev.start:
+            newest[(rec.asset, name)] = ShadowRow(
+                reg.site, rec.asset, name, start, rec.length_s, s.last,
+                last_ts if last_ts is not None else start + rec.length_s,
+                s.count, s.bad, s.uncertain, s.out_of_range,
+            )  # fmt: skip
+    if rec.scores is not None:
+        ws.scores.append(ScoresRow(reg.site, rec.asset, start, rec.scores.model_dump_json()))
+
+
+def _manifest(
+    store: Store, edge: EdgeRow, epoch: str, rec: SiteManifest, ws: WriteSet, now: float
+) -> _Registry:
+    site = rec.site.id
+    row = store.site(site)
+    if edge.site is not None and site != edge.site:
+        raise RecordRejected(
+            f"edge {edge.edge_id!r} is registered for site {edge.site!r}, not {site!r} "
+            "(fix: correct site.id in site.yaml, or provision the edge for that site)"
+        )
+    if row is not None and row.edge_id not in (None, edge.edge_id):
+        raise RecordRejected(f"site {site!r} belongs to edge {row.edge_id!r}")
+    known_types = {t.name for t in rec.asset_types}
+    missing = sorted({a.type for a in rec.assets} - known_types)
+    if missing:
+        raise RecordRejected(f"manifest assets use unknown asset types: {', '.join(missing)}")
+    if row is not None and row.manifest_epoch == epoch and (row.manifest_seq or 0) > rec.seq:
+        # An older manifest arriving late: acknowledged, the newer one stays.
+        return _Registry.load(store, site)
+    ws.site = SiteRow(site, rec.site.name, rec.site.enterprise, edge.edge_id, rec.hash, epoch,
+                      rec.seq, now)  # fmt: skip
+    ws.asset_types = [AssetTypeRow(site, t.name, t.model_dump_json()) for t in rec.asset_types]
+    ws.assets = [
+        AssetRow(site, a.id, a.type, a.name, a.area, a.line, json.dumps(a.attributes))
+        for a in rec.assets
+    ]
+    types = {t.name: frozenset(s.name for s in t.signals) for t in rec.asset_types}
+    return _Registry(site=site, signals={a.id: types[a.type] for a in rec.assets})
+
+
+def _event(edge: EdgeRow, epoch: str, site: str | None, rec: Event) -> EventRow:
+    return EventRow(
+        edge.edge_id, epoch, rec.seq, site, rec.kind.value, ts(rec.ts), rec.asset, rec.signal,
+        rec.severity.value, rec.message, rec.alarm_id, rec.model_dump_json(),
+    )  # fmt: skip

@@ -1,0 +1,265 @@
+"""The store interface every backend implements, and the plain rows it reads and writes.
+
+Times are float seconds since the Unix epoch (UTC) in every table: portable between SQLite
+and PostgreSQL, cheap to index, and exact enough for window starts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRow:
+    """A provisioned edge device; only the hash of its token is kept."""
+
+    edge_id: str
+    site: str | None
+    token_hash: str
+    created_at: float
+    revoked_at: float | None = None
+    last_seen: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRow:
+    """A site registered by its edge's manifest."""
+
+    site: str
+    name: str
+    enterprise: str
+    edge_id: str | None
+    manifest_hash: str | None
+    manifest_epoch: str | None
+    manifest_seq: int | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRow:
+    """One asset of the digital master."""
+
+    site: str
+    asset: str
+    type: str
+    name: str
+    area: str
+    line: str | None
+    attributes: str  # JSON object
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTypeRow:
+    """One asset type of a site's catalogue, as the JSON of the AssetType contract."""
+
+    site: str
+    name: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRow:
+    """Statistics of one signal over one window (one row per asset, signal and start)."""
+
+    site: str
+    asset: str
+    signal: str
+    start: float
+    length_s: float
+    count: int
+    bad: int
+    uncertain: int
+    out_of_range: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    last: float | None
+    last_ts: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowRow:
+    """The latest state of one signal: the ``last`` of its newest window and that window's quality."""
+
+    site: str
+    asset: str
+    signal: str
+    start: float
+    length_s: float
+    value: float | None
+    ts: float
+    count: int
+    bad: int
+    uncertain: int
+    out_of_range: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoresRow:
+    """The model scores of one asset window (JSON of ModelScores)."""
+
+    site: str
+    asset: str
+    start: float
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An edge event, keyed like every record by (edge_id, epoch, seq)."""
+
+    edge_id: str
+    epoch: str
+    seq: int
+    site: str | None
+    kind: str
+    ts: float
+    asset: str | None
+    signal: str | None
+    severity: str
+    message: str
+    alarm_id: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatRow:
+    """An edge heartbeat (JSON of the Heartbeat contract)."""
+
+    edge_id: str
+    epoch: str
+    seq: int
+    ts: float
+    body: str
+
+
+@dataclass(slots=True)
+class WriteSet:
+    """Everything one ingest batch changes, written by the store in one transaction."""
+
+    edge_id: str
+    epoch: str
+    received_at: float
+    keys: list[tuple[int, str]] = field(default_factory=list)  # (seq, record type)
+    site: SiteRow | None = None
+    asset_types: list[AssetTypeRow] = field(default_factory=list)
+    assets: list[AssetRow] = field(default_factory=list)
+    windows: list[WindowRow] = field(default_factory=list)
+    shadow: list[ShadowRow] = field(default_factory=list)
+    scores: list[ScoresRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    heartbeats: list[HeartbeatRow] = field(default_factory=list)
+
+
+class Store(ABC):
+    """Durable state of the cloud; every method is one transaction and thread-safe."""
+
+    url: str
+
+    @abstractmethod
+    def migrate(self) -> int:
+        """Apply pending schema migrations; return the schema version now in force."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """Return the schema version of the database (0 when empty)."""
+
+    @abstractmethod
+    def server_version(self) -> str:
+        """Return the database server's version string (proves which backend really ran)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection."""
+
+    @abstractmethod
+    def ping(self) -> bool:
+        """Return True when the database answers a trivial query."""
+
+    # edges ------------------------------------------------------------------------------
+    @abstractmethod
+    def add_edge(self, edge: EdgeRow) -> None:
+        """Insert a new edge; raise Conflict when the id exists."""
+
+    @abstractmethod
+    def edge(self, edge_id: str) -> EdgeRow | None:
+        """Return the edge ``edge_id`` or None."""
+
+    @abstractmethod
+    def edge_by_token_hash(self, token_hash: str) -> EdgeRow | None:
+        """Return the edge holding the token of this hash, revoked or not, or None."""
+
+    @abstractmethod
+    def edges(self) -> list[EdgeRow]:
+        """Return every edge, by id."""
+
+    @abstractmethod
+    def update_edge(
+        self,
+        edge_id: str,
+        *,
+        token_hash: str | None = None,
+        revoked_at: float | None = None,
+        last_seen: float | None = None,
+        site: str | None = None,
+    ) -> bool:
+        """Set the given fields of an edge; return False when there is no such edge."""
+
+    # ingest -----------------------------------------------------------------------------
+    @abstractmethod
+    def held_seqs(self, edge_id: str, epoch: str, seqs: list[int]) -> set[int]:
+        """Return which of ``seqs`` of this edge epoch are stored."""
+
+    @abstractmethod
+    def write(self, ws: WriteSet) -> None:
+        """Store one batch's changes atomically; every write is idempotent by its key."""
+
+    # reads ------------------------------------------------------------------------------
+    @abstractmethod
+    def site(self, site: str) -> SiteRow | None:
+        """Return the site or None."""
+
+    @abstractmethod
+    def sites(self) -> list[SiteRow]:
+        """Return every site, by id."""
+
+    @abstractmethod
+    def assets(self, site: str | None = None) -> list[AssetRow]:
+        """Return the active assets (of one site), by site and id."""
+
+    @abstractmethod
+    def asset_types(self, site: str) -> list[AssetTypeRow]:
+        """Return the asset type catalogue of a site."""
+
+    @abstractmethod
+    def shadow(self, site: str | None = None, asset: str | None = None) -> list[ShadowRow]:
+        """Return the latest state of every signal (of one site, of one asset)."""
+
+    @abstractmethod
+    def latest_scores(self, site: str, asset: str) -> ScoresRow | None:
+        """Return the scores of the newest scored window of an asset."""
+
+    @abstractmethod
+    def windows(
+        self,
+        site: str,
+        asset: str,
+        signal: str | None,
+        start: float | None,
+        end: float | None,
+        limit: int,
+    ) -> list[WindowRow]:
+        """Return window rows with ``start <= window start < end``, oldest first."""
+
+    @abstractmethod
+    def events(
+        self, site: str | None = None, asset: str | None = None, limit: int = 100
+    ) -> list[EventRow]:
+        """Return events, newest first."""
+
+    @abstractmethod
+    def count(self, table: str) -> int:
+        """Return the row count of one table (for tests and status pages)."""

@@ -1,0 +1,72 @@
+"""Versioned schema migrations, one list for both dialects with type placeholders.
+
+Append new migrations at the end; never edit one that has shipped. ``{real}``, ``{big}`` and
+``{norowid}`` are filled per dialect (SQLite stores the wide tables WITHOUT ROWID so the
+primary key is the table's only b-tree).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "twin registry, idempotent ingest keys, windows, shadow, events",
+        [
+            """CREATE TABLE edges (
+                edge_id TEXT PRIMARY KEY, site TEXT, token_hash TEXT NOT NULL UNIQUE,
+                created_at {real} NOT NULL, revoked_at {real}, last_seen {real})""",
+            """CREATE TABLE ingested (
+                edge_id TEXT NOT NULL, epoch TEXT NOT NULL, seq {big} NOT NULL,
+                kind TEXT NOT NULL, received_at {real} NOT NULL,
+                PRIMARY KEY (edge_id, epoch, seq)){norowid}""",
+            """CREATE TABLE sites (
+                site TEXT PRIMARY KEY, name TEXT NOT NULL, enterprise TEXT NOT NULL,
+                edge_id TEXT, manifest_hash TEXT, manifest_epoch TEXT, manifest_seq {big},
+                updated_at {real} NOT NULL)""",
+            """CREATE TABLE asset_types (
+                site TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
+                PRIMARY KEY (site, name))""",
+            """CREATE TABLE assets (
+                site TEXT NOT NULL, asset TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,
+                area TEXT NOT NULL, line TEXT, attributes TEXT NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (site, asset))""",
+            """CREATE TABLE windows (
+                site TEXT NOT NULL, asset TEXT NOT NULL, signal TEXT NOT NULL,
+                start {real} NOT NULL, length_s {real} NOT NULL, count {big} NOT NULL,
+                bad {big} NOT NULL, uncertain {big} NOT NULL, out_of_range {big} NOT NULL,
+                min {real}, max {real}, mean {real}, std {real}, last {real}, last_ts {real},
+                PRIMARY KEY (site, asset, signal, start)){norowid}""",
+            """CREATE TABLE shadow (
+                site TEXT NOT NULL, asset TEXT NOT NULL, signal TEXT NOT NULL,
+                start {real} NOT NULL, length_s {real} NOT NULL, value {real}, ts {real} NOT NULL,
+                count {big} NOT NULL, bad {big} NOT NULL, uncertain {big} NOT NULL,
+                out_of_range {big} NOT NULL, PRIMARY KEY (site, asset, signal))""",
+            """CREATE TABLE scores (
+                site TEXT NOT NULL, asset TEXT NOT NULL, start {real} NOT NULL,
+                body TEXT NOT NULL, PRIMARY KEY (site, asset, start))""",
+            """CREATE TABLE events (
+                edge_id TEXT NOT NULL, epoch TEXT NOT NULL, seq {big} NOT NULL, site TEXT,
+                kind TEXT NOT NULL, ts {real} NOT NULL, asset TEXT, signal TEXT,
+                severity TEXT NOT NULL, message TEXT NOT NULL, alarm_id TEXT,
+                body TEXT NOT NULL, PRIMARY KEY (edge_id, epoch, seq))""",
+            "CREATE INDEX events_site_ts ON events (site, ts)",
+            """CREATE TABLE heartbeats (
+                edge_id TEXT NOT NULL, epoch TEXT NOT NULL, seq {big} NOT NULL,
+                ts {real} NOT NULL, body TEXT NOT NULL, PRIMARY KEY (edge_id, epoch, seq))""",
+            "CREATE INDEX heartbeats_edge_ts ON heartbeats (edge_id, ts)",
+        ],
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+SQLITE_TYPES = {"real": "REAL", "big": "INTEGER", "norowid": " WITHOUT ROWID"}
+POSTGRES_TYPES = {"real": "DOUBLE PRECISION", "big": "BIGINT", "norowid": ""}
+
+
+def statements(version: int, types: dict[str, str]) -> list[str]:
+    """Return the SQL of migration ``version`` for one dialect."""
+    for v, _name, sqls in MIGRATIONS:
+        if v == version:
+            return [s.format(**types) for s in sqls]
+    raise KeyError(version)
