@@ -1,0 +1,346 @@
+"""Scenarios: the YAML description of a simulated site, and its validating loader.
+
+Every error names ``file:line``, the field (dotted path), what is wrong and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .catalog import TYPES
+from .errors import ScenarioError
+from .physics.common import PROFILE_KINDS
+from .yamlines import LinedDict, LinedList, parse
+
+BUILTIN_DIR = Path(__file__).parent / "scenarios"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+PROTOCOLS = ("opcua", "mqtt")
+
+
+@dataclass(frozen=True, slots=True)
+class DegradationSpec:
+    """One degradation mode of an asset: onset and life in operating hours, each a range."""
+
+    mode: str
+    onset_h: tuple[float, float]
+    life_h: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSpec:
+    """One simulated asset, placed in the ISA-95 tree and assigned to a protocol."""
+
+    id: str
+    type: str
+    area: str
+    protocol: str
+    name: str = ""
+    line: str | None = None
+    params: dict[str, float] = field(default_factory=dict)
+    profile: tuple[str, dict[str, float]] = ("constant", {})
+    degradation: tuple[DegradationSpec, ...] = ()
+
+    def path(self) -> tuple[str, ...]:
+        """Return area/[line/]asset."""
+        return (self.area, self.line, self.id) if self.line else (self.area, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A whole simulated site."""
+
+    name: str
+    site: str
+    assets: tuple[AssetSpec, ...]
+    site_name: str = ""
+    enterprise: str = "egiz"
+    description: str = ""
+    seed: int = 0
+    step_s: float = 1.0
+    start: datetime | None = None
+    file: str = ""
+
+    def asset(self, asset_id: str) -> AssetSpec:
+        """Return the asset ``asset_id``; KeyError when the scenario has none."""
+        for a in self.assets:
+            if a.id == asset_id:
+                return a
+        raise KeyError(asset_id)
+
+
+def builtin_names() -> list[str]:
+    """Return the names of the built-in scenarios."""
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a built-in scenario by name, or a scenario YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = BUILTIN_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ScenarioError(
+                f"no built-in scenario {str(name_or_path)!r}",
+                fix=f"use one of {', '.join(builtin_names())} or a path to a .yaml file",
+            )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError(
+            f"cannot read: {err.strerror}", file=str(path), fix="check the path"
+        ) from None
+    return parse_scenario(text, str(path), default_name=path.stem)
+
+
+def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scenario:
+    """Parse and validate scenario YAML ``text`` read from ``file``."""
+    doc = parse(text, file)
+    r = _Reader(file)
+    if not isinstance(doc, LinedDict):
+        raise ScenarioError(
+            "the scenario must be a YAML mapping", file=file, line=1, fix="see docs/simulators.md"
+        )
+    r.keys(doc, "", ("version", "name", "description", "site", "seed", "step_s", "start", "assets"))
+    if r.get(doc, "version", "", int, 1) != 1:
+        r.fail(doc, "version", "version", "only version 1 exists", "set version: 1")
+    site = r.need(doc, "site", "", LinedDict)
+    r.keys(site, "site", ("id", "name", "enterprise"))
+    site_id = r.slug(site, "id", "site")
+    start = r.get(doc, "start", "", (str, datetime), None)
+    if isinstance(start, str):
+        try:
+            start = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            r.fail(
+                doc,
+                "start",
+                "start",
+                f"{start!r} is not an ISO-8601 time",
+                "write e.g. 2026-01-01T00:00:00Z",
+            )
+    if isinstance(start, datetime) and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    items = r.need(doc, "assets", "", LinedList)
+    assets = tuple(_asset(r, item, items, i) for i, item in enumerate(items))
+    seen: set[str] = set()
+    for i, a in enumerate(assets):
+        if a.id in seen:
+            r.fail_line(
+                items.item_lines[i],
+                f"assets[{i}].id",
+                f"duplicate asset id {a.id!r}",
+                "asset ids must be unique within the site",
+            )
+        seen.add(a.id)
+    step = float(r.get(doc, "step_s", "", (int, float), 1.0))
+    if step <= 0:
+        r.fail(doc, "step_s", "step_s", "must be > 0", "use e.g. 1.0 (1 Hz)")
+    return Scenario(
+        name=str(r.get(doc, "name", "", str, default_name)),
+        description=str(r.get(doc, "description", "", str, "")),
+        site=site_id,
+        site_name=str(r.get(site, "name", "site", str, "")),
+        enterprise=r.slug(site, "enterprise", "site", default="egiz"),
+        seed=int(r.get(doc, "seed", "", int, 0)),
+        step_s=step,
+        start=start,
+        assets=assets,
+        file=file,
+    )
+
+
+def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
+    where = f"assets[{i}]"
+    if not isinstance(item, LinedDict):
+        r.fail_line(
+            items.item_lines[i],
+            where,
+            "each asset must be a mapping",
+            "write `- id: pump-1` and its fields",
+        )
+    r.keys(
+        item,
+        where,
+        ("id", "type", "name", "area", "line", "protocol", "params", "profile", "degradation"),
+    )
+    type_name = r.need(item, "type", where, str)
+    if type_name not in TYPES:
+        r.fail(
+            item,
+            "type",
+            f"{where}.type",
+            f"unknown asset type {type_name!r}",
+            _choices(type_name, TYPES),
+        )
+    spec = TYPES[type_name]
+    protocol = r.need(item, "protocol", where, str)
+    if protocol not in PROTOCOLS:
+        r.fail(
+            item,
+            "protocol",
+            f"{where}.protocol",
+            f"unknown protocol {protocol!r}",
+            _choices(protocol, PROTOCOLS),
+        )
+    params = r.get(item, "params", where, LinedDict, LinedDict())
+    from .engine import GROUPS  # the physics owns the parameter tables
+
+    allowed = tuple(GROUPS[type_name].PARAMS) + tuple(s.name for s in spec.setpoints)
+    r.keys(params, f"{where}.params", allowed)
+    for k, v in params.items():
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            r.fail(
+                params,
+                k,
+                f"{where}.params.{k}",
+                f"must be a number, got {v!r}",
+                "write a plain number",
+            )
+    profile = r.get(item, "profile", where, LinedDict, LinedDict(kind="constant"))
+    kind = r.need(profile, "kind", f"{where}.profile", str) if profile else "constant"
+    if kind not in PROFILE_KINDS:
+        r.fail(
+            profile,
+            "kind",
+            f"{where}.profile.kind",
+            f"unknown profile {kind!r}",
+            _choices(kind, PROFILE_KINDS),
+        )
+    modes = {m.name for m in spec.modes}
+    degs = []
+    for j, d in enumerate(r.get(item, "degradation", where, LinedList, LinedList())):
+        dw = f"{where}.degradation[{j}]"
+        r.keys(d, dw, ("mode", "onset_h", "life_h"))
+        mode = r.need(d, "mode", dw, str)
+        if mode not in modes:
+            r.fail(
+                d,
+                "mode",
+                f"{dw}.mode",
+                f"type {type_name!r} has no mode {mode!r}",
+                _choices(mode, modes),
+            )
+        degs.append(
+            DegradationSpec(mode, r.span(d, "onset_h", dw), r.span(d, "life_h", dw, positive=True))
+        )
+    return AssetSpec(
+        id=r.slug(item, "id", where),
+        type=type_name,
+        name=str(r.get(item, "name", where, str, "")),
+        area=r.slug(item, "area", where),
+        line=r.slug(item, "line", where, default=None),
+        protocol=protocol,
+        params={k: float(v) for k, v in params.items()},
+        profile=(kind, {k: float(v) for k, v in profile.items() if k != "kind"}),
+        degradation=tuple(degs),
+    )
+
+
+def _choices(value: str, options: Any) -> str:
+    close = difflib.get_close_matches(str(value), list(options), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}use one of {', '.join(sorted(options))}"
+
+
+class _Reader:
+    """Typed field access on lined YAML nodes; every failure is a ScenarioError."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail_line(self, line: int | None, field: str, msg: str, fix: str) -> None:
+        raise ScenarioError(msg, file=self.file, line=line, field=field, fix=fix)
+
+    def fail(self, node: Any, key: str, field: str, msg: str, fix: str) -> None:
+        line = getattr(node, "key_lines", {}).get(key, getattr(node, "line", None))
+        self.fail_line(line, field, msg, fix)
+
+    def keys(self, node: Any, where: str, allowed: tuple[str, ...]) -> None:
+        if not isinstance(node, dict):
+            self.fail_line(
+                getattr(node, "line", None), where, "must be a mapping", "write key: value pairs"
+            )
+        for k in node:
+            if k not in allowed:
+                self.fail(
+                    node,
+                    k,
+                    f"{where}.{k}".lstrip("."),
+                    f"unknown field {k!r}",
+                    "remove it; " + _choices(str(k), allowed),
+                )
+
+    def get(self, node: Any, key: str, where: str, typ: Any, default: Any) -> Any:
+        if key not in node or node[key] is None:
+            return default
+        value = node[key]
+        if not isinstance(value, typ) or (isinstance(value, bool) and typ in (int, (int, float))):
+            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            names = {"LinedDict": "a mapping", "LinedList": "a list"}.get(names, names)
+            self.fail(
+                node,
+                key,
+                f"{where}.{key}".lstrip("."),
+                f"must be {names}, got {value!r}",
+                f"write {key} as {names}",
+            )
+        return value
+
+    def need(self, node: Any, key: str, where: str, typ: Any) -> Any:
+        if key not in node or node[key] is None:
+            self.fail_line(
+                getattr(node, "line", None),
+                f"{where}.{key}".lstrip("."),
+                f"missing required field {key!r}",
+                f"add `{key}:`",
+            )
+        return self.get(node, key, where, typ, None)
+
+    def slug(self, node: Any, key: str, where: str, default: Any = ...) -> Any:
+        value = (
+            self.need(node, key, where, str)
+            if default is ...
+            else self.get(node, key, where, str, default)
+        )
+        if value is not None and not _SLUG.match(value):
+            self.fail(
+                node,
+                key,
+                f"{where}.{key}",
+                f"{value!r} is not an id",
+                "use lowercase letters, digits and dashes, e.g. pump-1",
+            )
+        return value
+
+    def span(self, node: Any, key: str, where: str, positive: bool = False) -> tuple[float, float]:
+        value = node.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            lo = hi = float(value)
+        elif (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int | float) for v in value)
+        ):
+            lo, hi = float(value[0]), float(value[1])
+        else:
+            self.fail(
+                node,
+                key,
+                f"{where}.{key}",
+                f"must be hours, a number or [min, max], got {value!r}",
+                f"write e.g. {key}: [100, 500]",
+            )
+        if lo > hi or lo < 0 or (positive and lo <= 0):
+            self.fail(
+                node,
+                key,
+                f"{where}.{key}",
+                f"bad range {value!r}",
+                "use 0 <= min <= max (life must be > 0)",
+            )
+        return lo, hi

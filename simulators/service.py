@@ -1,0 +1,194 @@
+"""SimulatorService: run a scenario in (accelerated) real time, serving OPC UA and MQTT.
+
+Usage inside an asyncio loop::
+
+    async with SimulatorService(load_scenario("demo"), opcua_port=4840,
+                                mqtt_url="mqtt://127.0.0.1:1883", truth_dir=Path("var/sim")) as sim:
+        print(sim.opcua_endpoint)
+        await asyncio.sleep(60)
+
+Simulated time advances ``speed`` times faster than the wall clock. At most
+``max_serve_rate_hz`` simulated steps are served per wall second; faster runs serve every
+k-th step (each value still carries its own data time), the physics still computes every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .engine import STATUS_NAMES, Engine, iso
+from .mqtt import MqttPublisher, payload, topic
+from .opcua import OpcUaServer
+from .scenario import Scenario, load_scenario
+from .servedlog import ServedLog, served_line
+
+log = logging.getLogger(__name__)
+
+#: a stalled loop never computes more than this many steps in one tick
+_MAX_STEPS_PER_TICK = 86400
+
+
+class SimulatorService:
+    """A running simulated site: engine, OPC UA server, MQTT publisher, logs."""
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path,
+        *,
+        opcua_host: str = "127.0.0.1",
+        opcua_port: int | None = 4840,
+        mqtt_url: str | None = None,
+        topic_prefix: str = "egiz",
+        mqtt_qos: int = 1,
+        mqtt_retain: bool = False,
+        speed: float = 1.0,
+        truth_dir: Path | None = None,
+        start: datetime | None = None,
+        seed: int | None = None,
+        max_serve_rate_hz: float = 20.0,
+    ) -> None:
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
+        self.speed = speed
+        self.max_serve_rate_hz = max_serve_rate_hz
+        self.topic_prefix = topic_prefix
+        begin = start or self.scenario.start or datetime.now(UTC)
+        self.engine = Engine(self.scenario, start=begin, seed=seed)
+        has = {a.protocol for a in self.scenario.assets}
+        self.opcua = (
+            OpcUaServer(self.scenario, opcua_host, opcua_port, self._command)
+            if "opcua" in has and opcua_port is not None
+            else None
+        )
+        self.mqtt = (
+            MqttPublisher(mqtt_url, mqtt_qos, mqtt_retain) if "mqtt" in has and mqtt_url else None
+        )
+        self.log = ServedLog(truth_dir) if truth_dir else None
+        self.counts = {"opcua": 0, "mqtt": 0}
+        self.steps = 0
+        self._task: asyncio.Task | None = None
+        self._plan = self._serving_plan()
+
+    @property
+    def opcua_endpoint(self) -> str | None:
+        """The OPC UA endpoint URL, or None when nothing is served over OPC UA."""
+        return self.opcua.endpoint if self.opcua else None
+
+    def _serving_plan(self) -> list[tuple[int, str, str, str, str, str | None]]:
+        """Per engine signal row: (row, asset id, signal, global id, protocol, topic)."""
+        plan = []
+        for row, (asset_id, signal) in enumerate(self.engine.signals):
+            a = self.scenario.asset(asset_id)
+            if a.protocol == "opcua" and self.opcua is None:
+                continue
+            if a.protocol == "mqtt" and self.mqtt is None:
+                continue
+            t = (
+                topic(self.topic_prefix, self.scenario.site, a.path(), signal)
+                if a.protocol == "mqtt"
+                else None
+            )
+            plan.append((row, asset_id, signal, f"{self.scenario.site}.{asset_id}", a.protocol, t))
+        return plan
+
+    async def __aenter__(self) -> SimulatorService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start the servers and the simulation loop."""
+        try:
+            if self.opcua:
+                sp = {a.id: self.engine.setpoints(a.id) for a in self.scenario.assets}
+                await self.opcua.start(sp)
+            if self.mqtt:
+                await self.mqtt.start()
+        except BaseException:
+            await self.stop()
+            raise
+        self._task = asyncio.create_task(self._run(), name="egiz-sim")
+
+    async def stop(self) -> None:
+        """Stop the loop, the servers and close the logs (idempotent)."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.mqtt:
+            with contextlib.suppress(Exception):
+                await self.mqtt.stop()
+        if self.opcua:
+            with contextlib.suppress(Exception):
+                await self.opcua.stop()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    async def _command(self, asset_id: str, action: str) -> None:
+        self.engine.command(asset_id, action)
+
+    def command(self, asset_id: str, action: str) -> None:
+        """Run start, stop or reset on an asset."""
+        self.engine.command(asset_id, action)
+
+    async def set_setpoint(self, asset_id: str, name: str, value: float) -> float:
+        """Change a setpoint; returns the applied (clamped) value, also shown over OPC UA."""
+        applied = self.engine.set_setpoint(asset_id, name, value)
+        if self.opcua and (asset_id, name) in self.opcua.setpoint_nodes:
+            await self.opcua.confirm_setpoint(asset_id, name, applied)
+        return applied
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        dt = self.engine.dt
+        wall0 = loop.time()
+        steps_per_s = self.speed / dt
+        stride = max(1, math.ceil(steps_per_s / self.max_serve_rate_hz))
+        tick = max(dt / self.speed, 1.0 / self.max_serve_rate_hz)
+        while True:
+            due = min(int((loop.time() - wall0) * steps_per_s) - self.steps, _MAX_STEPS_PER_TICK)
+            if due > 0:
+                first = self.steps + 1
+                block = self.engine.advance(due)
+                self.steps += due
+                # Serve every stride-th global step so the served grid does not depend on ticks.
+                idx = np.nonzero((np.arange(first, first + due) % stride) == 0)[0]
+                await self._serve(block, idx)
+            if self.opcua:
+                for asset_id, name, value in self.opcua.written_setpoints():
+                    await self.set_setpoint(asset_id, name, value)
+            next_wall = wall0 + (self.steps + 1) / steps_per_s
+            await asyncio.sleep(max(next_wall - loop.time(), 0.0) if stride == 1 else tick)
+
+    async def _serve(self, block, idx: np.ndarray) -> None:
+        lines: list[str] = []
+        for k in idx:
+            t = float(block.times[k])
+            ts, when = iso(t), datetime.fromtimestamp(t, UTC)
+            for row, asset_id, signal, gid, proto, t_ in self._plan:
+                value = float(block.values[row, k])
+                status = int(block.status[row, k])
+                q = STATUS_NAMES[status]
+                if proto == "opcua":
+                    await self.opcua.write(asset_id, signal, value, status, when)
+                else:
+                    self.mqtt.publish(t_, payload(value, ts, q))
+                self.counts[proto] += 1
+                lines.append(served_line(gid, signal, ts, value, q, proto))
+        if self.log:
+            self.log.served(lines)
+            if len(idx):
+                self.log.truth(self.engine.truth())
+            self.log.flush()
