@@ -263,3 +263,24 @@ def read_windows(path: Path) -> dict[str, list[tuple[np.datetime64, np.datetime6
         key: [(np.datetime64(a, "us"), np.datetime64(b, "us")) for a, b in wins]
         for key, wins in raw.items()
     }
+
+
+def to_unit_interval(scores: np.ndarray) -> np.ndarray:
+    """Map non-negative anomaly scores monotonically into [0, 1), as NAB's sweep expects."""
+    s = np.maximum(np.asarray(scores, dtype=float), 0.0)
+    return s / (1.0 + s)
+
+
+def evaluate_scores(
+    timestamps: np.ndarray,
+    anomaly_scores: np.ndarray,
+    windows: Sequence[tuple],
+    probation_percent: float = 0.15,
+) -> dict[str, tuple[ThresholdScore, float]]:
+    """Per profile: the NAB-optimised threshold's row and its normalized score."""
+    out = {}
+    for name, profile in PROFILES.items():
+        rows = sweep_file(timestamps, anomaly_scores, windows, profile, probation_percent)
+        best = optimize(rows)
+        out[name] = (best, normalized(best.score, rows))
+    return out

@@ -1,0 +1,153 @@
+"""Streaming detectors (`learn_one` / `score_one`): one sample at a time, no lookahead.
+
+`score_one(x)` scores a sample against what was learned before it; `learn_one(x)` then adds
+it. A sample is a float or a 1-D array of signals; higher scores are more anomalous.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+
+import numpy as np
+
+
+def _vec(x: float | np.ndarray) -> np.ndarray:
+    return np.atleast_1d(np.asarray(x, dtype=float))
+
+
+class RobustZScore:
+    """Largest |x − median| / (1.4826·MAD) over signals, against a trailing window.
+
+    Examples
+    --------
+    >>> det = RobustZScore(window=50, min_history=10)
+    >>> for v in [10.0, 11.0, 9.0, 10.5, 9.5] * 4:
+    ...     det.learn_one(v)
+    >>> det.score_one(10.0) < 1.0 < det.score_one(20.0)
+    True
+    """
+
+    def __init__(self, window: int = 288, min_history: int = 30) -> None:
+        self.window = window
+        self.min_history = min_history
+
+    def learn_one(self, x: float | np.ndarray) -> None:
+        """Add one sample to the trailing window."""
+        if not hasattr(self, "history_"):
+            self.history_: deque[np.ndarray] = deque(maxlen=self.window)
+        self.history_.append(_vec(x))
+
+    def score_one(self, x: float | np.ndarray) -> float:
+        """Score one sample; 0 until ``min_history`` samples were learned."""
+        hist = getattr(self, "history_", ())
+        if len(hist) < self.min_history:
+            return 0.0
+        h = np.asarray(hist)
+        med = np.median(h, axis=0)
+        # The MAD floor keeps a flat (quantised) signal from dividing by zero.
+        mad = 1.4826 * np.median(np.abs(h - med), axis=0) + 1e-9
+        return float(np.max(np.abs(_vec(x) - med) / mad))
+
+
+class EWMAZScore:
+    """Largest |x − EWMA mean| / EWMA std over signals (exponentially forgetting, O(1)).
+
+    Examples
+    --------
+    >>> det = EWMAZScore(alpha=0.1, min_history=5)
+    >>> for v in [1.0, 2.0] * 10:
+    ...     det.learn_one(v)
+    >>> det.score_one(1.5) < 1.0 < det.score_one(9.0)
+    True
+    """
+
+    def __init__(self, alpha: float = 0.01, min_history: int = 30) -> None:
+        self.alpha = alpha
+        self.min_history = min_history
+
+    def learn_one(self, x: float | np.ndarray) -> None:
+        """Update the running mean and variance (West's exponentially weighted form)."""
+        v = _vec(x)
+        if not hasattr(self, "mean_"):
+            self.mean_, self.var_, self.n_seen_ = v.copy(), np.zeros_like(v), 0
+        d = v - self.mean_
+        self.mean_ = self.mean_ + self.alpha * d
+        self.var_ = (1 - self.alpha) * (self.var_ + self.alpha * d * d)
+        self.n_seen_ += 1
+
+    def score_one(self, x: float | np.ndarray) -> float:
+        """Score one sample; 0 until ``min_history`` samples were learned."""
+        if getattr(self, "n_seen_", 0) < self.min_history:
+            return 0.0
+        return float(np.max(np.abs(_vec(x) - self.mean_) / np.sqrt(self.var_ + 1e-12)))
+
+
+class TailProbability:
+    """Mean over the last ``smoothing`` samples of −log10 of each sample's two-sided rank p-value.
+
+    The p-value of a sample is its empirical tail probability among the last ``history``
+    samples (exact ranks in a sorted buffer, so no distribution is assumed). Averaging the
+    log surprise over a short span makes a sustained excursion outrank a single spike — the
+    idea of Numenta's anomaly likelihood (Ahmad et al. 2017) without the HTM in front.
+    Several signals: the smallest p-value, Bonferroni-corrected.
+
+    Examples
+    --------
+    >>> det = TailProbability(history=200, smoothing=1, min_history=50)
+    >>> for v in np.sin(np.arange(200) / 5.0):
+    ...     det.learn_one(v)
+    >>> det.score_one(0.0) < 1.0 < det.score_one(3.0)
+    True
+    """
+
+    def __init__(self, history: int = 6048, smoothing: int = 72, min_history: int = 100) -> None:
+        self.history = history
+        self.smoothing = smoothing
+        self.min_history = min_history
+
+    def _surprise(self, v: np.ndarray) -> float:
+        m = len(self.order_)
+        if m < self.min_history:
+            return 0.0
+        p_min = 1.0
+        for j, value in enumerate(v):
+            below = bisect.bisect_right(self.sorted_[j], value)
+            p = min(below + 1, m - below + 1) / (m + 1)
+            p_min = min(p_min, p)
+        return -math.log10(min(1.0, p_min * v.size))
+
+    def score_one(self, x: float | np.ndarray) -> float:
+        """Mean surprise of the last ``smoothing − 1`` learned samples and this one."""
+        if not hasattr(self, "sorted_"):
+            return 0.0
+        s = self._surprise(_vec(x))
+        recent = list(self.recent_)[-(self.smoothing - 1) :] if self.smoothing > 1 else []
+        return (sum(recent) + s) / (len(recent) + 1)
+
+    def learn_one(self, x: float | np.ndarray) -> None:
+        """Add the sample's surprise to the smoothing span and its value to the history."""
+        v = _vec(x)
+        if not hasattr(self, "sorted_"):
+            self.sorted_ = [[] for _ in range(v.size)]
+            self.order_: deque[np.ndarray] = deque()
+            self.recent_: deque[float] = deque(maxlen=max(1, self.smoothing))
+        self.recent_.append(self._surprise(v))
+        for j, value in enumerate(v):
+            bisect.insort(self.sorted_[j], float(value))
+        self.order_.append(v)
+        if len(self.order_) > self.history:
+            old = self.order_.popleft()
+            for j, value in enumerate(old):
+                col = self.sorted_[j]
+                del col[bisect.bisect_left(col, float(value))]
+
+
+def score_stream(detector: object, xs: np.ndarray) -> np.ndarray:
+    """Run a streaming detector prequentially: score each sample, then learn it."""
+    out = np.empty(len(xs))
+    for i, x in enumerate(xs):
+        out[i] = detector.score_one(x)  # type: ignore[attr-defined]
+        detector.learn_one(x)  # type: ignore[attr-defined]
+    return out
