@@ -63,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.debug:
+        # Protocol libraries log every request at INFO; an operator wants our lines only.
+        for noisy in ("asyncua", "httpx", "httpcore", "uvicorn.access", "amqtt", "transitions"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
