@@ -1,1 +1,1 @@
-"""egiz.edge."""
+"""egiz.edge: the edge agent (sources → normalize → window → models → outbox → uplink)."""

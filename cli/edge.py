@@ -1,0 +1,135 @@
+"""`egiz edge`: run the edge agent, check its config, read its local status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from egiz.contracts import SiteConfig, load_yaml_model
+from egiz.contracts.errors import EgizError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `egiz edge` and its subcommands to the command tree."""
+    p = sub.add_parser(
+        "edge",
+        help="the edge agent: run, check, status",
+        description="Collect OPC UA and MQTT signals, window them, ship them.",
+    )
+    esub = p.add_subparsers(dest="edge_command", metavar="SUBCOMMAND")
+    r = esub.add_parser("run", help="run the agent until Ctrl-C or SIGTERM")
+    r.add_argument("--config", required=True, help="site.yaml")
+    r.set_defaults(func=run)
+    c = esub.add_parser("check", help="validate a site.yaml and explain what the agent would do")
+    c.add_argument("--config", required=True, help="site.yaml")
+    c.set_defaults(func=check)
+    s = esub.add_parser("status", help="show a running agent's status (its local endpoint)")
+    s.add_argument("--config", help="site.yaml (to find the status port)")
+    s.add_argument("--port", type=int, help="status port (default: from --config, else 8710)")
+    s.add_argument("--json", action="store_true", help="print the raw JSON")
+    s.set_defaults(func=status)
+    p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
+
+
+def _load(path: str) -> SiteConfig:
+    return load_yaml_model(SiteConfig, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the agent in the foreground."""
+    from egiz.edge.agent import EdgeAgent
+
+    config = _load(args.config)
+    agent = EdgeAgent(config, base_dir=Path(args.config).resolve().parent)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(agent.run(stop))
+        ready = asyncio.create_task(agent.ready.wait())
+        await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+        if agent.ready.is_set():
+            print(
+                f"egiz edge {config.uplink.edge_id}: status http://{config.status.host}:"
+                f"{agent.status_port}/status",
+                flush=True,
+            )
+        await task
+
+    asyncio.run(main())
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Validate the config (no I/O beyond reading it) and explain it."""
+    cfg = _load(args.config)
+    n_signals = sum(len(cfg.asset_type_of(a.id).signals) for a in cfg.assets)
+    print(
+        f"{args.config}: valid site config for site {cfg.site.id!r} "
+        f"({len(cfg.assets)} assets of {len(cfg.asset_types)} types, {n_signals} signals)"
+    )
+    for src in cfg.sources:
+        if src.kind == "opcua":
+            per = src.subscription.max_items_per_subscription
+            subs = max(1, -(-len(src.nodes) // per))
+            sessions = -(-subs // src.subscription.max_subscriptions_per_session)
+            print(
+                f"  source {src.name}: OPC UA {src.endpoint}, {src.mode}, {len(src.nodes)} nodes "
+                f"in {subs} subscription(s) over {sessions} session(s), security "
+                f"{src.security.policy}/{src.security.mode}"
+            )
+        else:
+            print(
+                f"  source {src.name}: MQTT {src.url}, QoS {src.qos}, "
+                f"{'clean' if src.clean_start else 'persistent'} session, topics: "
+                + ", ".join(s.topic for s in src.subscriptions)
+            )
+    w = cfg.window
+    print(f"  windows: {w.length_s:g} s in data time, closed {w.lateness_s:g} s after their end")
+    up = cfg.uplink
+    print(
+        f"  uplink: {up.url or 'none (offline)'} as edge {up.edge_id!r}"
+        + (f", token from {up.token_file}" if up.token_file else "")
+    )
+    ob = cfg.outbox
+    print(
+        f"  outbox: {ob.path}, at most {ob.max_bytes / 2**20:.0f} MiB and "
+        f"{ob.max_age_s / 86400:g} days"
+    )
+    print(f"  status: http://{cfg.status.host}:{cfg.status.port or '<any free port>'}/status")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """Read the local status endpoint of a running agent."""
+    port = args.port
+    host = "127.0.0.1"
+    if port is None and args.config:
+        cfg = _load(args.config)
+        port, host = cfg.status.port, cfg.status.host
+    port = port or 8710
+    url = f"http://{host}:{port}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            data = json.loads(resp.read())
+    except (urllib.error.URLError, OSError) as err:
+        raise EgizError(
+            f"no edge agent answers at {url} ({err}) (fix: is `egiz edge run` "
+            "running, and is --port its status port?)"
+        ) from None
+    if args.json:
+        json.dump(data, sys.stdout, indent=1)
+        print()
+    else:
+        from egiz.edge.status import render
+
+        sys.stdout.write(render(data))
+    return 0

@@ -1,0 +1,341 @@
+"""The edge agent: sources → normalize → window → models → outbox → uplink, plus its status page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from egiz import __version__
+from egiz.contracts import SiteConfig, build_manifest, manifest_hash
+
+from .normalize import Catalog, RefMap, normalize
+from .outbox import LANE_EVENT, LANE_MANIFEST, LANE_SUMMARY, Item, Outbox
+from .samples import SampleBatch
+from .scoring import ModelRunner, PassThrough
+from .sources import Source, SourceNote, make_source
+from .status import StatusServer
+from .uplink import Uplink, read_token
+from .window import Windower, WindowResult, iso
+
+log = logging.getLogger(__name__)
+
+#: Windower progress before any window was ever closed.
+NO_WINDOW = -(2**62)
+
+
+class EdgeAgent:
+    """One site's agent. ``run(stop)`` until the event is set; ``stats()`` any time."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        base_dir: str | Path | None = None,
+        runner: ModelRunner | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.base_dir = Path(base_dir or ".")
+        self.runner = runner or PassThrough()
+        self._http = http_client
+        self.catalog = Catalog.from_site(config)
+        self.sources: list[Source] = []
+        self.outbox: Outbox | None = None
+        self.windower: Windower | None = None
+        self.uplink: Uplink | None = None
+        self.status_port: int | None = None
+        self.started = time.time()
+        self.ready = asyncio.Event()
+        self.alarms: dict[str, dict[str, Any]] = {}
+        self._pending: list[Item] = []
+        self._rates: dict[str, deque[tuple[float, int]]] = {}
+        self._counts: dict[str, int] = {}
+        self.unmapped = 0
+        self.ts_fallback = 0
+        self.task_failures = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _path(self, p: str) -> Path:
+        path = Path(p)
+        return path if path.is_absolute() else self.base_dir / path
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every stage until ``stop`` is set; leave the outbox consistent on the way out."""
+        cfg = self.config
+        ob = cfg.outbox
+        self.outbox = Outbox(self._path(ob.path), ob.max_bytes, ob.max_age_s)
+        closed = int(self.outbox.meta("closed_k", str(NO_WINDOW)) or NO_WINDOW)
+        self.windower = Windower(self.catalog, cfg.window.length_s, cfg.window.lateness_s, closed)
+        self._startup_records()
+        status = StatusServer(self.stats, cfg.status.host, cfg.status.port)
+        self.status_port = await status.start()
+        tasks = []
+        for scfg in cfg.sources:
+            src = make_source(scfg, on_note=self._note)
+            self.sources.append(src)
+            self._counts.setdefault(scfg.kind, 0)
+            self._rates.setdefault(scfg.kind, deque(maxlen=12))
+            tasks.append(self._guard(f"source {scfg.name}", _bind(self._pump, src, scfg.kind)))
+        tasks.append(self._guard("housekeeping", _bind(self._housekeeping, stop)))
+        if cfg.uplink.url:
+            self.uplink = Uplink(
+                cfg.uplink,
+                self.outbox,
+                token=read_token(cfg.uplink, self.base_dir),
+                heartbeat=self._heartbeat,
+                client=self._http,
+            )
+        running = [asyncio.create_task(t) for t in tasks]
+        # The uplink stops after the final flush, so a clean stop ships the last windows too.
+        uplink_stop = asyncio.Event()
+        uplink_task = None
+        if self.uplink is not None:
+            uplink_task = asyncio.create_task(
+                self._guard("uplink", _bind(self.uplink.run, uplink_stop))
+            )
+        self.ready.set()
+        log.info(
+            "edge %s running; status on %s:%s",
+            cfg.uplink.edge_id,
+            cfg.status.host,
+            self.status_port,
+        )
+        try:
+            await stop.wait()
+        finally:
+            for t in running:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            self._final_flush()
+            uplink_stop.set()
+            if uplink_task is not None:
+                await asyncio.gather(uplink_task, return_exceptions=True)
+            await status.stop()
+            self.outbox.close()
+
+    async def _guard(self, what: str, factory: Any) -> None:
+        """Run a background stage; log its failure and restart it rather than dying silently."""
+        while True:
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.task_failures += 1
+                log.exception("edge: %s failed; restarting it in 1 s", what)
+                await asyncio.sleep(1.0)
+
+    def _startup_records(self) -> None:
+        """Queue the manifest when the site changed since it was last queued, and a new epoch."""
+        assert self.outbox is not None
+        items: list[Item] = []
+        if self.outbox.fresh:
+            items.append(
+                self._event_item(
+                    "state_change",
+                    f"outbox created afresh: epoch {self.outbox.epoch}",
+                    data={"epoch": self.outbox.epoch},
+                )
+            )
+        h = manifest_hash(self.config)
+        meta = {}
+        if self.outbox.meta("manifest_hash") != h:
+            body = build_manifest(self.config, seq=1).model_dump(mode="json", by_alias=True)
+            body.pop("seq")
+            items.append(Item(LANE_MANIFEST, body, data_ts=time.time()))
+            meta["manifest_hash"] = h
+        if items:
+            self.outbox.add(items, meta=meta)
+
+    # -- the data path ------------------------------------------------------------------------
+
+    async def _pump(self, src: Source, kind: str) -> None:
+        refmap = RefMap(src.refs, self.catalog)
+        async with src:
+            async for batch in src.stream():
+                self._ingest(src, kind, refmap, batch)
+
+    def _ingest(self, src: Source, kind: str, refmap: RefMap, batch: SampleBatch) -> None:
+        assert self.windower is not None
+        for problem in refmap.sync():
+            self._note(
+                SourceNote(
+                    _kind("malformed_input"), f"source {src.name}: {problem}", {"source": src.name}
+                )
+            )
+        norm = normalize(batch, refmap)
+        self._counts[kind] += len(norm.series)
+        self.unmapped += norm.unmapped
+        self.ts_fallback += norm.ts_fallback
+        if norm.ts_fallback and self.ts_fallback == norm.ts_fallback:
+            self._note(
+                SourceNote(
+                    _kind("source_status"),
+                    f"source {src.name}: samples without a source timestamp are "
+                    "stamped with the time they were received",
+                    {"source": src.name},
+                )
+            )
+        self.windower.add(norm, src.name)
+        self._commit(self.windower.close())
+
+    def _commit(self, results: list[WindowResult]) -> None:
+        """Score closed windows and commit them with the windower's progress, atomically."""
+        assert self.outbox is not None and self.windower is not None
+        if not results and not self._pending:
+            return
+        items = self._pending
+        self._pending = []
+        for res in results:
+            body = res.record()
+            scores = self.runner.score(res)
+            if scores is not None:
+                body["scores"] = scores.model_dump(mode="json")
+            items.append(
+                Item(LANE_SUMMARY, body, asset=res.asset, data_ts=res.start, span=res.length_s)
+            )
+        self.outbox.add(items, meta={"closed_k": str(self.windower.closed_k)})
+        if self.uplink is not None:
+            self.uplink.wake.set()
+
+    def _final_flush(self) -> None:
+        """On a clean stop, close the windows that data time has fully passed."""
+        w = self.windower
+        if w is None or self.outbox is None:
+            return
+        upto = w.closed_k
+        if math.isfinite(w.watermark):
+            upto = max(upto, math.floor(w.watermark / w.length_s))
+        self._commit(w.close(upto))
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _event_item(
+        self,
+        kind: str,
+        message: str,
+        *,
+        severity: str = "info",
+        data: dict[str, Any] | None = None,
+        asset: str | None = None,
+    ) -> Item:
+        now = time.time()
+        body = {
+            "type": "event",
+            "kind": kind,
+            "ts": iso(now),
+            "severity": severity,
+            "message": message,
+            "data": data or {},
+        }
+        if asset:
+            body["asset"] = asset
+        return Item(LANE_EVENT, body, asset=asset, data_ts=now)
+
+    def _note(self, note: SourceNote) -> None:
+        sev = "low" if note.kind == "malformed_input" else "info"
+        if note.kind == "source_status" and note.data.get("state") == "reconnecting":
+            sev = "medium"
+        log.info("edge: %s", note.message)
+        self._pending.append(
+            self._event_item(str(note.kind), note.message, severity=sev, data=note.data)
+        )
+
+    # -- periodic -------------------------------------------------------------------------------
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        last_enforce = time.monotonic()
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for kind, dq in self._rates.items():
+                dq.append((now, self._counts[kind]))
+            # Windows also close when a source went idle (no batch arrives to trigger it).
+            if self.windower is not None:
+                self._commit(self.windower.close())
+            if now - last_enforce > 60 and self.outbox is not None:
+                last_enforce = now
+                self.outbox.enforce()
+
+    def _heartbeat(self) -> dict[str, Any]:
+        assert self.outbox is not None
+        return {
+            "type": "heartbeat",
+            "ts": datetime.now(UTC).isoformat(),
+            "outbox_depth": self.outbox.depth(),
+            "oldest_unsent_s": self.outbox.oldest_unsent_s(),
+            "clock_offset_s": self.uplink.clock_offset_s if self.uplink else None,
+            "sources": {s.name: s.state for s in self.sources},
+            "agent_version": __version__,
+        }
+
+    def rates(self) -> dict[str, float]:
+        """Return samples/s per protocol over the last ~10 s."""
+        out = {}
+        for kind, dq in self._rates.items():
+            if len(dq) >= 2 and dq[-1][0] > dq[0][0]:
+                out[kind] = (dq[-1][1] - dq[0][1]) / (dq[-1][0] - dq[0][0])
+            else:
+                out[kind] = 0.0
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """Return the status dict the local endpoint and `egiz edge status` show."""
+        ob = self.outbox
+        w = self.windower
+        outbox = {}
+        if ob is not None:
+            try:
+                outbox = {
+                    "path": ob.path,
+                    "epoch": ob.epoch,
+                    "depth": ob.depth(),
+                    "bytes": ob.bytes,
+                    "max_bytes": ob.max_bytes,
+                    "oldest_unsent_s": ob.oldest_unsent_s(),
+                    "last_acked_seq": int(ob.meta("last_acked_seq", "0") or 0),
+                    "evicted": ob.evicted,
+                    "quarantined": ob.quarantined,
+                }
+            except Exception:  # the database is closed during shutdown
+                outbox = {}
+        up = self.uplink.stats() if self.uplink else {"state": "offline", "url": None}
+        return {
+            "edge_id": self.config.uplink.edge_id,
+            "site": self.config.site.id,
+            "version": __version__,
+            "uptime_s": time.time() - self.started,
+            "status_port": self.status_port,
+            "sources": {s.name: s.stats() for s in self.sources},
+            "samples": dict(self._counts),
+            "samples_per_s": self.rates(),
+            "windows_made": w.made if w else 0,
+            "late_samples": w.late if w else 0,
+            "unmapped_samples": self.unmapped,
+            "ts_fallback_samples": self.ts_fallback,
+            "records_synced": up.get("records_synced", 0),
+            "outbox": outbox,
+            "uplink": up,
+            "alarms": list(self.alarms.values()),
+            "task_failures": self.task_failures,
+        }
+
+
+def _bind(fn: Any, *args: Any) -> Any:
+    return lambda: fn(*args)
+
+
+def _kind(name: str) -> Any:
+    from egiz.contracts import EventKind
+
+    return EventKind(name)

@@ -1,0 +1,74 @@
+"""The hot-path sample batch: parallel numpy arrays, never one pydantic object per sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from egiz.contracts import Quality
+
+#: Quality codes on the hot path (uint8); index into QUALITY_NAMES.
+GOOD, UNCERTAIN, BAD = 0, 1, 2
+QUALITY_NAMES = (Quality.good, Quality.uncertain, Quality.bad)
+
+
+@dataclass(slots=True)
+class SampleBatch:
+    """Samples from one source: ``ref`` indexes the source's RefTable; ``ts`` NaN = no timestamp."""
+
+    ref: np.ndarray  # int32, index into the source's refs
+    ts: np.ndarray  # float64 epoch seconds (source timestamp), NaN when the source gave none
+    value: np.ndarray  # float64
+    quality: np.ndarray  # uint8 GOOD/UNCERTAIN/BAD
+    received: float  # wall-clock epoch seconds when the batch was assembled
+
+    def __len__(self) -> int:
+        return int(self.ref.shape[0])
+
+    @classmethod
+    def from_lists(
+        cls,
+        ref: list[int],
+        ts: list[float],
+        value: list[float],
+        quality: list[int],
+        received: float,
+    ) -> SampleBatch:
+        """Build a batch from parallel Python lists (what a protocol callback accumulates)."""
+        return cls(
+            np.asarray(ref, dtype=np.int32),
+            np.asarray(ts, dtype=np.float64),
+            np.asarray(value, dtype=np.float64),
+            np.asarray(quality, dtype=np.uint8),
+            received,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """What one source reference means: the asset signal and the unit the source speaks."""
+
+    asset: str
+    signal: str
+    unit: str | None = None  # None = already canonical
+
+
+@dataclass(slots=True)
+class RefTable:
+    """Append-only list of a source's references; batches carry indices into it."""
+
+    refs: list[Ref] = field(default_factory=list)
+    _index: dict[Ref, int] = field(default_factory=dict)
+
+    def add(self, ref: Ref) -> int:
+        """Return the index of ``ref``, adding it when new."""
+        idx = self._index.get(ref)
+        if idx is None:
+            idx = len(self.refs)
+            self.refs.append(ref)
+            self._index[ref] = idx
+        return idx
+
+    def __len__(self) -> int:
+        return len(self.refs)

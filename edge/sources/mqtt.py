@@ -1,0 +1,355 @@
+"""MQTT source (paho-mqtt 2.x): persistent session, QoS 1, topic templates, JSON extraction."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Self
+from urllib.parse import urlparse
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from egiz.contracts import EventKind, MqttSourceConfig, MqttSubscriptionConfig
+
+from ..backoff import Retry
+from ..samples import BAD, GOOD, UNCERTAIN, Ref, RefTable, SampleBatch
+from .base import NoteSink, SourceNote, ignore_note
+
+log = logging.getLogger(__name__)
+
+_QUALITY = {"good": GOOD, "uncertain": UNCERTAIN, "bad": BAD, True: GOOD, False: BAD}
+#: How long the broker keeps our session (and queues QoS 1 messages) while we are away.
+SESSION_EXPIRY_S = 7 * 86400
+_NOTE_EVERY_S = 5.0
+
+
+class Malformed(ValueError):
+    """A payload or topic that cannot be read as samples."""
+
+
+def compile_template(topic: str) -> tuple[str, list[str]]:
+    """Return (subscription filter, segments) for a template like ``a/{asset}/{signal}``."""
+    segments = topic.split("/")
+    filt = ["+" if s in ("{asset}", "{signal}") else s for s in segments]
+    return "/".join(filt), segments
+
+
+def parse_ts(raw: Any) -> float:
+    """Epoch seconds from a number (s or ms) or an ISO-8601 string; NaN when absent."""
+    if raw is None:
+        return math.nan
+    if isinstance(raw, bool):
+        raise Malformed(f"timestamp {raw!r} is not a time")
+    if isinstance(raw, int | float):
+        # Milliseconds are common on MQTT; nothing real is dated after the year 5138 in seconds.
+        return float(raw) / 1000.0 if raw > 1e11 else float(raw)
+    if isinstance(raw, str):
+        try:
+            dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError as err:
+            raise Malformed(f"timestamp {raw!r} is not ISO-8601") from err
+        if dt.tzinfo is None:
+            raise Malformed(f"timestamp {raw!r} has no time zone")
+        return dt.timestamp()
+    raise Malformed(f"timestamp {raw!r} is not a time")
+
+
+def parse_value(raw: Any) -> float:
+    """A float from a JSON number or boolean, NaN from null (a dropout); else malformed."""
+    if raw is None:
+        return math.nan  # normalize turns a missing number into a bad-quality sample
+    if isinstance(raw, bool | int | float):
+        return float(raw)
+    raise Malformed(f"value {raw!r} is not a number")
+
+
+class _Matcher:
+    """Maps a topic to (asset, signal) names for one subscription template."""
+
+    def __init__(self, sub: MqttSubscriptionConfig) -> None:
+        self.sub = sub
+        self.filter, self.segments = compile_template(sub.topic)
+        self.asset_at = self._pos("{asset}")
+        self.signal_at = self._pos("{signal}")
+
+    def _pos(self, name: str) -> int | None:
+        return self.segments.index(name) if name in self.segments else None
+
+    def match(self, parts: list[str]) -> tuple[str, str | None] | None:
+        if len(parts) != len(self.segments):
+            return None
+        for seg, part in zip(self.segments, parts, strict=True):
+            if seg not in ("+", "{asset}", "{signal}") and seg != part:
+                return None
+        asset = parts[self.asset_at] if self.asset_at is not None else self.sub.asset
+        signal = parts[self.signal_at] if self.signal_at is not None else self.sub.signal
+        return asset or "", signal
+
+
+class MqttSource:
+    """Subscribe to one broker; the network loop runs in its own thread and hands batches over."""
+
+    def __init__(self, config: MqttSourceConfig, *, on_note: NoteSink = ignore_note) -> None:
+        self.config = config
+        self.name = config.name
+        self.refs = RefTable()
+        self._on_note = on_note
+        self._matchers = [_Matcher(s) for s in config.subscriptions]
+        self._topic_cache: dict[str, tuple[int, Any]] = {}
+        self._lock = threading.Lock()
+        self._b_ref: list[int] = []
+        self._b_ts: list[float] = []
+        self._b_val: list[float] = []
+        self._b_qual: list[int] = []
+        self._notes: list[SourceNote] = []
+        self._waiting = False
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = threading.Event()
+        self._retry = Retry(config.reconnect)
+        self._thread: threading.Thread | None = None
+        self._client: paho.Client | None = None
+        self.state = "starting"
+        self.samples = 0
+        self.messages = 0
+        self.malformed = 0
+        self.reconnects = 0
+        self._malformed_noted = 0
+        self._last_note = 0.0
+        self._last_error = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._loop = asyncio.get_running_loop()
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._client is not None:
+            self._client.disconnect()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5.0)
+        self.state = "stopped"
+
+    def _make_client(self) -> paho.Client:
+        cfg = self.config
+        client_id = cfg.client_id or f"egiz-{socket.gethostname()}-{cfg.name}"[:64]
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5,
+            reconnect_on_failure=False,  # we reconnect ourselves, with jitter
+        )
+        if cfg.username:
+            pw = cfg.password.get_secret_value() if cfg.password else None
+            client.username_pw_set(cfg.username, pw)
+        if cfg.url.startswith("mqtts://"):
+            client.tls_set(ca_certs=cfg.ca_file)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _run(self) -> None:
+        """Thread body: connect, run the network loop until it drops, back off, repeat."""
+        url = urlparse(self.config.url)
+        port = url.port or (8883 if url.scheme == "mqtts" else 1883)
+        retry = self._retry
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0 if self.config.clean_start else SESSION_EXPIRY_S
+        assert self._client is not None
+        while not self._stop.is_set():
+            try:
+                self._client.connect(
+                    url.hostname or "127.0.0.1",
+                    port,
+                    keepalive=self.config.keepalive_s,
+                    clean_start=self.config.clean_start,
+                    properties=props,
+                )
+                self._client.loop_forever(retry_first_connection=False)
+            except (OSError, ValueError) as err:
+                self._last_error = repr(err)
+                log.info("mqtt %s: connect failed: %r", self.name, err)
+            if self._stop.is_set():
+                break
+            if self.state != "reconnecting":
+                self._set_state("reconnecting")
+            self.reconnects += 1
+            self._stop.wait(retry.next_delay())
+
+    def _set_state(self, state: str) -> None:
+        old, self.state = self.state, state
+        if old != state:
+            self._note(
+                SourceNote(
+                    EventKind.source_status,
+                    f"source {self.name}: {old} -> {state}",
+                    {"source": self.name, "state": state, "previous": old},
+                )
+            )
+
+    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            self._last_error = str(reason)
+            return
+        subs = [(m.filter, self.config.qos) for m in self._matchers]
+        client.subscribe(subs)
+        self._retry.reset()
+        self._set_state("connected")
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if not self._stop.is_set():
+            self._last_error = str(reason)
+            self._set_state("reconnecting")
+
+    # -- the hot path (network thread) ----------------------------------------------------
+
+    def _resolve(self, topic: str) -> tuple[int, Any]:
+        """Return (matcher index or -1, asset/signal) for a topic; cached per topic."""
+        hit = self._topic_cache.get(topic)
+        if hit is None:
+            parts = topic.split("/")
+            hit = (-1, None)
+            for i, m in enumerate(self._matchers):
+                got = m.match(parts)
+                if got is not None:
+                    hit = (i, got)
+                    break
+            if len(self._topic_cache) < 100_000:
+                self._topic_cache[topic] = hit
+        return hit
+
+    def _refidx(self, sub: MqttSubscriptionConfig, asset: str, signal: str) -> int:
+        return self.refs.add(Ref(asset, signal, sub.units.get(signal)))
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        self.messages += 1
+        try:
+            self._take(msg.topic, msg.payload)
+        except (Malformed, ValueError, TypeError, KeyError) as err:
+            self.malformed += 1
+            self._last_error = f"{msg.topic}: {err}"
+
+    def _take(self, topic: str, payload: bytes) -> None:
+        idx, names = self._resolve(topic)
+        if idx < 0:
+            raise Malformed("topic matches no template")
+        m = self._matchers[idx]
+        fmt = m.sub.payload
+        asset, signal = names
+        if fmt.format == "raw":
+            rows = [
+                (
+                    self._refidx(m.sub, asset, signal),
+                    math.nan,
+                    parse_value(json.loads(payload)),
+                    GOOD,
+                )
+            ]
+        else:
+            doc = json.loads(payload)
+            if not isinstance(doc, dict):
+                raise Malformed("payload is not a JSON object")
+            ts = parse_ts(doc.get(fmt.ts_field)) if fmt.ts_field else math.nan
+            q = _QUALITY[doc.get(fmt.quality_field, "good")] if fmt.quality_field else GOOD
+            if fmt.format == "json":
+                rows = [
+                    (self._refidx(m.sub, asset, signal), ts, parse_value(doc[fmt.value_field]), q)
+                ]
+            else:
+                values = doc[fmt.values_field]
+                if not isinstance(values, dict):
+                    raise Malformed(f"{fmt.values_field!r} is not an object")
+                rows = [
+                    (self._refidx(m.sub, asset, str(k)), ts, parse_value(v), q)
+                    for k, v in values.items()
+                ]
+        with self._lock:
+            for r, t, v, qq in rows:
+                self._b_ref.append(r)
+                self._b_ts.append(t)
+                self._b_val.append(v)
+                self._b_qual.append(qq)
+            wake = self._waiting
+            self._waiting = False
+        if wake and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _note(self, note: SourceNote) -> None:
+        with self._lock:
+            self._notes.append(note)
+            wake = self._waiting
+            self._waiting = False
+        if wake and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # -- the asyncio side -------------------------------------------------------------------
+
+    async def stream(self) -> AsyncIterator[SampleBatch]:
+        """Yield what the network thread collected since the last batch."""
+        while True:
+            with self._lock:
+                ref, ts, val, qual = self._b_ref, self._b_ts, self._b_val, self._b_qual
+                self._b_ref, self._b_ts, self._b_val, self._b_qual = [], [], [], []
+                notes, self._notes = self._notes, []
+                if not ref and not notes:
+                    self._waiting = True
+                    self._wake.clear()
+            for n in notes:
+                self._on_note(n)
+            self._report_malformed()
+            if ref:
+                self.samples += len(ref)
+                yield SampleBatch.from_lists(ref, ts, val, qual, time.time())
+            elif not notes:
+                # The timeout bounds how late a malformed-input report can be.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _NOTE_EVERY_S)
+
+    def _report_malformed(self) -> None:
+        new = self.malformed - self._malformed_noted
+        now = time.monotonic()
+        if new > 0 and now - self._last_note >= _NOTE_EVERY_S:
+            self._malformed_noted += new
+            self._last_note = now
+            self._on_note(
+                SourceNote(
+                    EventKind.malformed_input,
+                    f"source {self.name}: {new} malformed message(s); last: {self._last_error}",
+                    {
+                        "source": self.name,
+                        "count": new,
+                        "total": self.malformed,
+                        "last_error": self._last_error,
+                    },
+                )
+            )
+
+    def stats(self) -> dict[str, Any]:
+        """Return state and counters for the status page."""
+        return {
+            "kind": "mqtt",
+            "state": self.state,
+            "url": self.config.url,
+            "messages": self.messages,
+            "samples": self.samples,
+            "malformed": self.malformed,
+            "reconnects": self.reconnects,
+            "last_error": self._last_error,
+        }

@@ -1,0 +1,330 @@
+"""OPC UA source (asyncua ≥ 2.0): subscriptions in iterator mode, own reconnect and watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from asyncua import Client, ua
+from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
+
+from egiz.contracts import EventKind, NodeMapping, OpcUaSourceConfig
+
+from ..backoff import Retry
+from ..errors import SourceUnavailable
+from ..samples import BAD, Ref, RefTable, SampleBatch
+from .base import NoteSink, SourceNote, ignore_note
+
+log = logging.getLogger(__name__)
+
+#: Per-subscription queue inside asyncua; generous so a slow consumer does not drop values.
+_SUB_QUEUE = 200_000
+_MAX_BATCH = 20_000
+
+
+def status_quality(code: int) -> int:
+    """Map an OPC UA status code to GOOD/UNCERTAIN/BAD: its two top bits (Part 4 §7.39)."""
+    top = (code >> 30) & 0b11
+    return top if top < 2 else BAD
+
+
+def to_epoch(dt: datetime | None) -> float:
+    """Return epoch seconds of an OPC UA DateTime; NaN when absent (asyncua gives naive UTC)."""
+    if dt is None:
+        return float("nan")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool | int | float):
+        return float(value)
+    return float("nan")
+
+
+class OpcUaSource:
+    """Subscribe to (or poll) one OPC UA server; survives server restarts and dead sessions."""
+
+    def __init__(self, config: OpcUaSourceConfig, *, on_note: NoteSink = ignore_note) -> None:
+        self.config = config
+        self.name = config.name
+        self.refs = RefTable()
+        self._mappings: list[NodeMapping] = list(config.nodes)
+        for m in self._mappings:
+            self.refs.add(Ref(m.asset, m.signal, m.unit))
+        self._on_note = on_note
+        self._out: asyncio.Queue[SampleBatch] = asyncio.Queue(maxsize=1000)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session_states: dict[int, str] = {}
+        self.state = "starting"
+        self.samples = 0
+        self.reconnects = 0
+        self.last_data_wall: float | None = None
+        self.connected_at: float | None = None
+        self.bad_nodes: dict[str, str] = {}
+
+    async def __aenter__(self) -> Self:
+        groups = self._session_groups()
+        for i, group in enumerate(groups):
+            self._session_states[i] = "starting"
+            self._tasks.append(asyncio.create_task(self._session(i, group), name=f"opcua-{i}"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        self.state = "stopped"
+
+    async def stream(self) -> AsyncIterator[SampleBatch]:
+        """Yield batches from every session of this source."""
+        while True:
+            yield await self._out.get()
+
+    def stats(self) -> dict[str, Any]:
+        """Return state, counters and per-session states for the status page."""
+        return {
+            "kind": "opcua",
+            "state": self.state,
+            "endpoint": self.config.endpoint,
+            "samples": self.samples,
+            "reconnects": self.reconnects,
+            "sessions": dict(self._session_states),
+            "bad_nodes": dict(self.bad_nodes),
+        }
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def _session_groups(self) -> list[list[list[int]]]:
+        """Split node indices into subscriptions of max_items, sessions of max_subscriptions."""
+        sub = self.config.subscription
+        idx = list(range(len(self._mappings)))
+        subs = [
+            idx[i : i + sub.max_items_per_subscription]
+            for i in range(0, len(idx), sub.max_items_per_subscription)
+        ] or [[]]
+        per = sub.max_subscriptions_per_session
+        return [subs[i : i + per] for i in range(0, len(subs), per)]
+
+    def _set_state(self, session: int, state: str) -> None:
+        old = self.state
+        self._session_states[session] = state
+        states = set(self._session_states.values())
+        if states == {"connected"}:
+            self.state = "connected"
+        elif "reconnecting" in states:
+            self.state = "reconnecting"
+        else:
+            self.state = "starting"
+        if self.state != old:
+            self._on_note(
+                SourceNote(
+                    EventKind.source_status,
+                    f"source {self.name}: {old} -> {self.state}",
+                    {"source": self.name, "state": self.state, "previous": old},
+                )
+            )
+
+    async def _session(self, index: int, groups: list[list[int]]) -> None:
+        retry = Retry(self.config.reconnect)
+        while True:
+            client = self._client()
+            try:
+                await self._connect(client)
+                if self.config.mode == "poll":
+                    self._set_state(index, "connected")
+                    retry.reset()
+                    await self._poll(client, [i for g in groups for i in g])
+                else:
+                    subs = [await self._subscribe(client, g) for g in groups if g]
+                    self._set_state(index, "connected")
+                    retry.reset()
+                    await self._consume(client, subs)
+            except asyncio.CancelledError:
+                await self._close(client)
+                raise
+            except Exception as err:  # every failure ends in a reconnect, never in a dead source
+                log.warning("opcua %s session %d: %s", self.name, index, err)
+            await self._close(client)
+            self.reconnects += 1
+            self._set_state(index, "reconnecting")
+            await asyncio.sleep(retry.next_delay())
+
+    def _client(self) -> Client:
+        client = Client(self.config.endpoint, timeout=5)
+        # Let the server drop our session soon after we vanish, so a restarted agent does not
+        # leave orphan sessions counting against the server's session limit.
+        client.session_timeout = max(30_000, int(self.config.watchdog_s * 4000))
+        if self.config.username:
+            client.set_user(self.config.username)
+        if self.config.password is not None:
+            client.set_password(self.config.password.get_secret_value())
+        return client
+
+    async def _connect(self, client: Client) -> None:
+        sec = self.config.security
+        try:
+            if sec.policy != "None":
+                parts = [sec.policy, sec.mode, sec.certificate, sec.private_key]
+                if sec.server_certificate:
+                    parts.append(sec.server_certificate)
+                await client.set_security_string(",".join(str(p) for p in parts))
+            await asyncio.wait_for(client.connect(auto_reconnect=False), self.config.watchdog_s)
+        except (OSError, TimeoutError, ua.UaError) as err:
+            raise SourceUnavailable(f"{self.config.endpoint}: {err!r}") from err
+
+    async def _close(self, client: Client) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), 2.0)
+
+    async def _resolve(self, client: Client, indices: list[int]) -> list[tuple[int, Any]]:
+        """Return (ref, Node) for the nodes that exist; a bad node is reported, never fatal."""
+        out = []
+        for i in indices:
+            m = self._mappings[i]
+            try:
+                if m.node is not None:
+                    node = client.get_node(m.node)
+                else:
+                    node = await client.nodes.objects.get_child(m.browse_path.strip("/").split("/"))
+                out.append((i, node))
+            except Exception as err:
+                self._bad_node(m, f"cannot resolve: {err}")
+        return out
+
+    def _bad_node(self, m: NodeMapping, why: str) -> None:
+        key = m.node or m.browse_path or "?"
+        if self.bad_nodes.get(key) != why:
+            self.bad_nodes[key] = why
+            self._on_note(
+                SourceNote(
+                    EventKind.source_status,
+                    f"source {self.name}: node {key} ({m.asset}.{m.signal}) skipped: {why}",
+                    {"source": self.name, "node": key, "asset": m.asset, "signal": m.signal},
+                )
+            )
+
+    async def _subscribe(self, client: Client, indices: list[int]) -> Any:
+        cfg = self.config.subscription
+        sub = await client.create_subscription(
+            cfg.publishing_interval_ms, queue_maxsize=_SUB_QUEUE, overflow=OverflowPolicy.WARN
+        )
+        nodes = await self._resolve(client, indices)
+        # StatusValueTimestamp: a repeated value with a new source timestamp is still a sample.
+        mfilter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
+        if cfg.deadband_abs is not None:
+            mfilter.DeadbandType = ua.DeadbandType.Absolute
+            mfilter.DeadbandValue = cfg.deadband_abs
+        requests = []
+        for ref, node in nodes:
+            params = ua.MonitoringParameters()
+            params.ClientHandle = ref + 1  # our ref index travels as the client handle
+            params.SamplingInterval = cfg.sampling_interval_ms
+            params.QueueSize = cfg.queue_size
+            params.DiscardOldest = True
+            params.Filter = mfilter
+            req = ua.MonitoredItemCreateRequest()
+            req.ItemToMonitor = ua.ReadValueId(
+                NodeId=node.nodeid, AttributeId=ua.AttributeIds.Value
+            )
+            req.MonitoringMode = ua.MonitoringMode.Reporting
+            req.RequestedParameters = params
+            requests.append(req)
+        results = await sub.create_monitored_items(requests) if requests else []
+        for (ref, _node), res in zip(nodes, results, strict=True):
+            if isinstance(res, ua.StatusCode):
+                self._bad_node(self._mappings[ref], f"monitored item refused: {res.name}")
+        return sub
+
+    async def _consume(self, client: Client, subs: list[Any]) -> None:
+        """Drain every subscription into batches; return (raise) when the session is dead."""
+        drains = [asyncio.create_task(self._drain(sub)) for sub in subs]
+        try:
+            while True:
+                done, _ = await asyncio.wait(drains, timeout=1.0, return_when="FIRST_COMPLETED")
+                for t in done:
+                    t.result()  # re-raises why the subscription ended
+                    raise SourceUnavailable("subscription closed")
+                self._watchdog(client, subs)
+        finally:
+            for t in drains:
+                t.cancel()
+            await asyncio.gather(*drains, return_exceptions=True)
+
+    def _watchdog(self, client: Client, subs: list[Any]) -> None:
+        """Raise when the transport is down or a subscription stopped publishing (keep-alives too)."""
+        if client.uaclient.state.name != "CONNECTED":
+            raise SourceUnavailable(f"transport {client.uaclient.state.name.lower()}")
+        now = time.monotonic()
+        for sub in subs:
+            last = sub.last_publish_at or self.connected_at or now
+            if now - last > self.config.watchdog_s:
+                raise SourceUnavailable(
+                    f"subscription {sub.subscription_id} silent for {now - last:.1f} s"
+                )
+
+    async def _drain(self, sub: Any) -> None:
+        self.connected_at = time.monotonic()
+        # The iterator API hands over one event at a time; after the first await we take what
+        # is already queued without awaiting, so batches grow with load (asyncua's own queue).
+        queue: asyncio.Queue[Any] = sub._event_queue
+        while True:
+            first = await queue.get()
+            events = [first]
+            while len(events) < _MAX_BATCH and not queue.empty():
+                events.append(queue.get_nowait())
+            refs: list[int] = []
+            tss: list[float] = []
+            vals: list[float] = []
+            quals: list[int] = []
+            for ev in events:
+                if ev is None:
+                    raise SourceUnavailable("subscription iterator closed")
+                if isinstance(ev, DataChangeEvent):
+                    dv = ev.data.monitored_item.Value
+                    refs.append(ev.data.subscription_data.client_handle - 1)
+                    tss.append(to_epoch(dv.SourceTimestamp))
+                    vals.append(_as_float(ev.value))
+                    quals.append(status_quality(dv.StatusCode.value if dv.StatusCode else 0))
+                elif isinstance(ev, StatusChangeEvent) and not ev.notification.Status.is_good():
+                    raise SourceUnavailable(f"subscription status {ev.notification.Status.name}")
+            if refs:
+                await self._emit(SampleBatch.from_lists(refs, tss, vals, quals, time.time()))
+
+    async def _emit(self, batch: SampleBatch) -> None:
+        self.samples += len(batch)
+        self.last_data_wall = time.time()
+        await self._out.put(batch)
+
+    async def _poll(self, client: Client, indices: list[int]) -> None:
+        """Read every node each poll interval (servers without subscriptions)."""
+        nodes = await self._resolve(client, indices)
+        refs = [r for r, _ in nodes]
+        ids = [n for _, n in nodes]
+        while True:
+            started = time.monotonic()
+            try:
+                dvs = await client.read_attributes(ids)
+            except (OSError, TimeoutError, ua.UaError) as err:
+                raise SourceUnavailable(f"poll failed: {err!r}") from err
+            now = time.time()
+            batch = SampleBatch.from_lists(
+                refs,
+                [to_epoch(dv.SourceTimestamp) for dv in dvs],
+                [_as_float(dv.Value.Value if dv.Value else None) for dv in dvs],
+                [status_quality(dv.StatusCode.value if dv.StatusCode else 0) for dv in dvs],
+                now,
+            )
+            if len(batch):
+                await self._emit(batch)
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(max(0.0, self.config.poll_interval_s - elapsed))

@@ -1,0 +1,211 @@
+"""Peers for edge tests: a real asyncua server, a real HTTP ingest endpoint, site configs.
+
+The ingest endpoint here is a deliberately tiny *real* HTTP server (stdlib, own thread) that
+follows the uplink contract; it stands in for `egiz.cloud` until the cloud's ingest lands,
+after which the end-to-end tests run against uvicorn + egiz.cloud.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import socket
+import threading
+import types
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from asyncua import Server, ua
+from pydantic import ValidationError
+
+from egiz.contracts import RECORD_ADAPTER, SiteConfig, UplinkBatch, to_ranges
+
+TOKEN = "test-edge-token"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class IngestStub:
+    """A real HTTP ingest endpoint: validates each record, stores by (epoch, seq), answers."""
+
+    def __init__(self, reject: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.records: dict[tuple[str, int], dict[str, Any]] = {}
+        self.batches = 0
+        self.down = False
+        self.reject = reject
+        self.lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_a: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if stub.down:
+                    return self._send(503, {"detail": "down"})
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._send(401, {"detail": "bad token"})
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                try:
+                    batch = UplinkBatch.model_validate_json(body)
+                except ValidationError as err:
+                    return self._send(422, {"detail": str(err)})
+                stored, rejected = [], []
+                with stub.lock:
+                    stub.batches += 1
+                    for i, rec in enumerate(batch.records):
+                        why = stub.reject(rec) if stub.reject else None
+                        if why is None:
+                            try:
+                                RECORD_ADAPTER.validate_python(rec)
+                            except ValidationError as err:
+                                why = str(err.errors()[0]["msg"])
+                        if why:
+                            rejected.append({"index": i, "seq": rec.get("seq"), "reason": why})
+                            continue
+                        stub.records.setdefault((batch.epoch, rec["seq"]), rec)
+                        stored.append(rec["seq"])
+                self._send(
+                    200,
+                    {
+                        "epoch": batch.epoch,
+                        "stored": to_ranges(stored),
+                        "rejected": rejected,
+                        "server_time": datetime.now(UTC).isoformat(),
+                    },
+                )
+
+            def _send(self, code: int, doc: dict[str, Any]) -> None:
+                data = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        """Return the stored records of one type, by seq."""
+        with self.lock:
+            return [r for _k, r in sorted(self.records.items()) if r["type"] == kind]
+
+    def __enter__(self) -> IngestStub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def ingest() -> Any:
+    """A running ingest stub."""
+    with IngestStub() as stub:
+        yield stub
+
+
+@contextlib.asynccontextmanager
+async def opcua_server(port: int, names: list[str], history: bool = False) -> AsyncIterator[Any]:
+    """A real asyncua server with Double variables ``ns=2;s=<name>`` under Objects."""
+    server = Server()
+    await server.init()
+    server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/egiz/")
+    idx = await server.register_namespace("urn:egiz:test")
+    nodes = {}
+    for name in names:
+        nodes[name] = await server.nodes.objects.add_variable(
+            ua.NodeId(name, idx), ua.QualifiedName(name, idx), 0.0, ua.VariantType.Double
+        )
+    async with server:
+        if history:
+            for n in nodes.values():
+                await server.historize_node_data_change(n, period=None, count=100_000)
+        yield server, nodes
+
+
+async def write(node: Any, value: float, ts: float, status: int = ua.StatusCodes.Good) -> None:
+    """Write a value with its source timestamp and status, as a PLC would."""
+    dt = datetime.fromtimestamp(ts, UTC)
+    await node.write_value(
+        ua.DataValue(
+            ua.Variant(value, ua.VariantType.Double),
+            ua.StatusCode(status),
+            SourceTimestamp=dt,
+            ServerTimestamp=dt,
+        )
+    )
+
+
+PUMP = {
+    "name": "pump",
+    "signals": [
+        {"name": "flow", "unit": "m3/h", "kind": "flow", "range": [0, 500]},
+        {"name": "bearing_temp", "unit": "degC", "kind": "temperature", "range": [-40, 200]},
+    ],
+}
+MOTOR = {
+    "name": "motor",
+    "signals": [
+        {"name": "current", "unit": "A", "range": [0, 400]},
+        {"name": "winding_temp", "unit": "degC", "range": [-40, 220]},
+    ],
+}
+
+
+def site_config(tmp_path: Any, sources: list[dict[str, Any]], **over: Any) -> SiteConfig:
+    """A two-asset site (pump-1 over OPC UA, motor-1 over MQTT) with the given sources."""
+    doc: dict[str, Any] = {
+        "site": {"id": "test"},
+        "asset_types": [PUMP, MOTOR],
+        "assets": [
+            {"id": "pump-1", "type": "pump", "area": "pumping"},
+            {"id": "motor-1", "type": "motor", "area": "pumping"},
+        ],
+        "sources": sources,
+        "window": {"length_s": 1.0, "lateness_s": 0.5},
+        "uplink": {
+            "url": None,
+            "edge_id": "test-edge",
+            "token": TOKEN,
+            "interval_s": 0.2,
+            "heartbeat_interval_s": 1.0,
+            "backoff": {"initial_s": 0.1, "max_s": 0.5},
+        },
+        "outbox": {"path": str(tmp_path / "outbox.db")},
+        "status": {"port": 0},
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(doc.get(key), dict):
+            doc[key] = {**doc[key], **value}
+        else:
+            doc[key] = value
+    return SiteConfig.model_validate(doc)
+
+
+@pytest.fixture
+def kit() -> types.SimpleNamespace:
+    """The helpers above (importlib mode cannot import conftest from a test module)."""
+    return types.SimpleNamespace(
+        IngestStub=IngestStub,
+        opcua_server=opcua_server,
+        write=write,
+        site_config=site_config,
+        free_port=free_port,
+        TOKEN=TOKEN,
+    )
