@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from egiz.models.anomaly import TailProbability, score_stream
 from egiz.models.eval import nab
@@ -29,3 +31,26 @@ def test_nab_tail_probability_beats_htm_on_machine_temperature() -> None:
     future[cut:] = 0.0
     again = nab.to_unit_interval(score_stream(TailProbability(), future))
     np.testing.assert_array_equal(scores[:cut], again[:cut])
+
+
+def test_nab_corpus_with_one_file_equals_that_file(tmp_path: Path) -> None:
+    """Pooling one series gives its own optimum; series absent from DATA are skipped."""
+    labels = tmp_path / "windows.json"
+    raw = json.loads((NAB_DATA / "combined_windows.json").read_text())
+    raw["realKnownCause/not_here.csv"] = []
+    labels.write_text(json.dumps(raw))
+    calls = []
+
+    def constant_then_spike(values: np.ndarray) -> np.ndarray:
+        calls.append(values.size)
+        s = np.zeros(values.size)
+        s[19232] = 1.0  # the left edge of the last window
+        return s
+
+    result = nab.evaluate_corpus(NAB_DATA, labels, constant_then_spike)
+    assert result.files == (SERIES,) and calls == [22695]
+    best = result.best["standard"]
+    # One window hit at its left edge (+1), three missed (−3).
+    assert best.score == pytest.approx(-2.0)
+    assert result.normalized["standard"] == pytest.approx(100 * 2.0 / 8.0)
+    assert result.per_file["standard"][SERIES] == best
