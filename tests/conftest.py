@@ -51,3 +51,9 @@ def shared_data() -> Path:
     """The datasets in ../shared/data."""
     require(SHARED_DATA.is_dir(), f"datasets at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    return free_port()

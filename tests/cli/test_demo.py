@@ -1,0 +1,100 @@
+"""`egiz demo --duration 60`: exits 0, both protocols deliver, the API matches what was served."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+EGIZ = [sys.executable, "-m", "egiz.cli.main"]
+
+
+def _served_values(path: Path) -> dict[tuple[str, str, str], float | None]:
+    out = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            ts = row["ts"].replace("Z", "+00:00")
+            out[(row["asset"], row["signal"], ts)] = row["value"]
+    return out
+
+
+def _norm_ts(ts: str) -> str:
+    from datetime import UTC, datetime
+
+    dt = datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC)
+    return dt.isoformat(timespec="milliseconds")
+
+
+@pytest.mark.slow
+def test_demo_runs_for_its_duration_and_serves_the_simulated_values(
+    tmp_path: Path, unused_port: int
+) -> None:
+    """While the demo runs the API lists every asset with the values the simulator served."""
+    workdir = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [*EGIZ, "demo", "--duration", "60", "--port", str(unused_port), "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{unused_port}"
+    checked = 0
+    try:
+        deadline = time.monotonic() + 55
+        assets: list[dict] = []
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            try:
+                r = httpx.get(f"{base}/api/v1/assets", timeout=5)
+            except httpx.TransportError:
+                continue
+            assets = r.json()["data"]
+            if len(assets) == 3 and checked == 0:
+                details = [
+                    httpx.get(f"{base}/api/v1/assets/{a['id']}", timeout=5).json() for a in assets
+                ]
+                if all(any(s["value"] is not None for s in d["signals"]) for d in details):
+                    served = {
+                        (a, s, _norm_ts(t)): v
+                        for (a, s, t), v in _served_values(
+                            workdir / "truth" / "served.jsonl"
+                        ).items()
+                    }
+                    for d in details:
+                        for s in d["signals"]:
+                            if s["value"] is None:
+                                continue
+                            key = (d["id"], s["name"], _norm_ts(s["ts"]))
+                            assert key in served, f"{key} was never served"
+                            assert served[key] == pytest.approx(s["value"], rel=1e-12), key
+                            checked += 1
+        assert {a["asset"] for a in assets} == {"pump-1", "pump-2", "motor-1"}, assets
+        assert checked >= 10, "the API never showed values to compare with the served-value log"
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    assert proc.returncode == 0, out[-3000:]
+    summary = next(line for line in out.splitlines() if line.startswith("Summary:"))
+    counts = dict(
+        (k.strip().rsplit(" ", 1)[0], int(k.strip().rsplit(" ", 1)[1]))
+        for k in summary.removeprefix("Summary:").split(",")
+    )
+    assert counts["opcua_samples"] > 0 and counts["mqtt_samples"] > 0, summary
+    assert counts["signal_windows_in_cloud"] > 0 and counts["assets_in_cloud"] == 3, summary
+
+
+def test_demo_help_describes_its_options() -> None:
+    out = subprocess.run([*EGIZ, "demo", "--help"], capture_output=True, text=True, check=True)
+    for option in ("--duration", "--speed", "--port", "--mqtt"):
+        assert option in out.stdout
