@@ -80,6 +80,11 @@ class EdgeAgent:
         self.status_port = await status.start()
         tasks = []
         for scfg in cfg.sources:
+            if scfg.kind == "mqtt" and scfg.client_id is None:
+                # Stable across restarts of this outbox (the broker keeps our QoS 1 queue), new
+                # with a new epoch, and never shared by two agents on one broker.
+                cid = f"egiz-{cfg.uplink.edge_id}-{scfg.name}-{self.outbox.epoch[:8]}"
+                scfg = scfg.model_copy(update={"client_id": cid[:64]})
             src = make_source(scfg, on_note=self._note)
             self.sources.append(src)
             self._counts.setdefault(scfg.kind, 0)
