@@ -6,7 +6,8 @@ import argparse
 import json
 
 from egiz.contracts.errors import EgizError
-from egiz.contracts.schemas import json_schema, schema_names
+from egiz.contracts.reference import markdown_reference
+from egiz.contracts.schemas import json_schema, model_of, schema_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print the JSON schema of a contract (site config, records, uplink, ...).",
     )
     p.add_argument("name", nargs="?", help=f"one of: {', '.join(schema_names())}; omit to list")
+    p.add_argument(
+        "--markdown", action="store_true", help="print a Markdown field reference instead"
+    )
     p.set_defaults(func=run)
 
 
@@ -26,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(schema_names()))
         return 0
     try:
+        if args.markdown:
+            print(markdown_reference(model_of(args.name)))
+            return 0
         print(json.dumps(json_schema(args.name), indent=2))
     except KeyError:
         raise EgizError(

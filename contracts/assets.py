@@ -61,9 +61,9 @@ class AlarmLimits(Contract):
 class SignalSpec(Contract):
     """One signal of an asset type: its canonical unit, valid range and alarm limits."""
 
-    name: Name
+    name: Name = Field(description="snake_case signal name")
     unit: str = Field(description="canonical unit; sources are converted to it")
-    kind: SignalKind = SignalKind.other
+    kind: SignalKind = Field(SignalKind.other, description="what it measures")
     description: str = ""
     range: tuple[float, float] | None = Field(
         None, description="physically valid range; values outside are flagged, never dropped"
@@ -116,9 +116,9 @@ class FailureMode(Contract):
 class AssetType(Contract):
     """A catalogue entry of the digital master: what every asset of this type has."""
 
-    name: Name
+    name: Name = Field(description="snake_case type name, e.g. centrifugal_pump")
     description: str = ""
-    signals: tuple[SignalSpec, ...]
+    signals: tuple[SignalSpec, ...] = Field(description="what every asset of the type measures")
     setpoints: tuple[SetpointSpec, ...] = ()
     commands: tuple[CommandSpec, ...] = ()
     failure_modes: tuple[FailureMode, ...] = ()
@@ -154,11 +154,11 @@ class AssetType(Contract):
 class Asset(Contract):
     """One asset on a site, placed in the ISA-95 tree site/area/[line/]asset."""
 
-    id: Slug
-    type: Name
-    name: str = ""
-    area: Slug
-    line: Slug | None = None
+    id: Slug = Field(description="unique within the site; [a-z0-9-]")
+    type: Name = Field(description="name of its asset type")
+    name: str = Field("", description="human-readable name")
+    area: Slug = Field(description="ISA-95 area")
+    line: Slug | None = Field(None, description="ISA-95 line, when the area has lines")
     attributes: dict[str, str | float | int | bool] = Field(default_factory=dict)
 
     def path(self, enterprise: str, site: str) -> tuple[str, ...]:

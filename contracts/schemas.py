@@ -25,6 +25,11 @@ def schema_names() -> list[str]:
     return [*sorted(_MODELS), "record"]
 
 
+def model_of(name: str) -> type[BaseModel]:
+    """Return the contract class called ``name``; KeyError for an unknown or non-model name."""
+    return _MODELS[name]
+
+
 def json_schema(name: str) -> dict[str, Any]:
     """Return the JSON schema of contract ``name``; KeyError for an unknown name."""
     if name == "record":

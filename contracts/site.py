@@ -15,17 +15,17 @@ from .units import UNITS, conversion
 class SiteInfo(Contract):
     """The site this edge serves, and the enterprise it belongs to (ISA-95 top levels)."""
 
-    id: Slug
-    name: str = ""
-    enterprise: Slug = "egiz"
+    id: Slug = Field(description="site id, [a-z0-9-]; first half of every global asset id")
+    name: str = Field("", description="human-readable site name")
+    enterprise: Slug = Field("egiz", description="ISA-95 enterprise the site belongs to")
 
 
 class Backoff(Contract):
     """Exponential backoff with full jitter, for reconnects and retries."""
 
-    initial_s: float = Field(0.5, gt=0)
-    max_s: float = Field(30.0, gt=0)
-    factor: float = Field(2.0, ge=1)
+    initial_s: float = Field(0.5, gt=0, description="first delay")
+    max_s: float = Field(30.0, gt=0, description="longest delay")
+    factor: float = Field(2.0, ge=1, description="growth per failed attempt")
 
 
 class NodeMapping(Contract):
@@ -35,8 +35,8 @@ class NodeMapping(Contract):
     browse_path: str | None = Field(
         None, description="slash-separated browse names from Objects, e.g. '2:Site/2:Area/...'"
     )
-    asset: Slug
-    signal: Name
+    asset: Slug = Field(description="asset id the node belongs to")
+    signal: Name = Field(description="signal of the asset type")
     unit: str | None = Field(None, description="unit the server uses; default: canonical")
 
     @model_validator(mode="after")
@@ -83,12 +83,14 @@ class OpcUaSourceConfig(Contract):
     """An OPC UA server the edge subscribes to (or polls)."""
 
     kind: Literal["opcua"] = "opcua"
-    name: Slug
-    endpoint: str = Field(pattern=r"^opc\.tcp://")
-    mode: Literal["subscribe", "poll"] = "subscribe"
-    poll_interval_s: float = Field(1.0, gt=0)
-    username: str | None = None
-    password: SecretStr | None = None
+    name: Slug = Field(description="unique source name (logs, status, events)")
+    endpoint: str = Field(pattern=r"^opc\.tcp://", description="server endpoint URL")
+    mode: Literal["subscribe", "poll"] = Field(
+        "subscribe", description="subscriptions, or polling for servers without them"
+    )
+    poll_interval_s: float = Field(1.0, gt=0, description="mode poll: read period")
+    username: str | None = Field(None, description="user name, when the server wants one")
+    password: SecretStr | None = Field(None, description="password (never logged)")
     security: OpcUaSecurityConfig = OpcUaSecurityConfig()
     subscription: OpcUaSubscriptionConfig = OpcUaSubscriptionConfig()
     watchdog_s: float = Field(15.0, gt=0, description="no data and no keep-alive this long = dead")
@@ -135,11 +137,13 @@ class MqttSourceConfig(Contract):
     """An MQTT broker the edge subscribes to with a persistent session."""
 
     kind: Literal["mqtt"] = "mqtt"
-    name: Slug
-    url: str = Field(pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
-    client_id: str | None = None
-    qos: Literal[0, 1, 2] = 1
-    clean_start: bool = False
+    name: Slug = Field(description="unique source name (logs, status, events)")
+    url: str = Field(
+        pattern=r"^mqtts?://[^/:]+(:\d+)?/?$", description="mqtt://host:port or mqtts://"
+    )
+    client_id: str | None = Field(None, description="default: egiz-<edge_id>-<source name>")
+    qos: Literal[0, 1, 2] = Field(1, description="subscription QoS")
+    clean_start: bool = Field(False, description="False keeps a persistent session")
     username: str | None = None
     password: SecretStr | None = None
     ca_file: str | None = None
@@ -164,14 +168,14 @@ class UplinkConfig(Contract):
     """Where and how the edge ships its outbox to the cloud."""
 
     url: str | None = Field(None, description="cloud base URL; None runs the edge offline")
-    edge_id: Slug
-    token: SecretStr | None = None
-    token_file: str | None = None
-    ca_file: str | None = None
-    interval_s: float = Field(1.0, gt=0)
-    max_batch_records: int = Field(500, ge=1)
-    timeout_s: float = Field(10.0, gt=0)
-    gzip: bool = True
+    edge_id: Slug = Field(description="this edge's id, as issued by `egiz cloud edge add`")
+    token: SecretStr | None = Field(None, description="bearer token (prefer token_file)")
+    token_file: str | None = Field(None, description="file holding the bearer token")
+    ca_file: str | None = Field(None, description="CA bundle to verify the cloud's certificate")
+    interval_s: float = Field(1.0, gt=0, description="pause between batches when idle")
+    max_batch_records: int = Field(500, ge=1, description="records per batch at most")
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request")
+    gzip: bool = Field(True, description="compress batches")
     bandwidth_cap_bytes_s: float | None = Field(None, gt=0)
     heartbeat_interval_s: float = Field(30.0, gt=0)
     backoff: Backoff = Backoff()
@@ -180,9 +184,11 @@ class UplinkConfig(Contract):
 class OutboxConfig(Contract):
     """The durable queue: bounded by bytes and age, events evicted last."""
 
-    path: str = "var/outbox.db"
-    max_bytes: int = Field(512 * 1024 * 1024, ge=64 * 1024)
-    max_age_s: float = Field(30 * 86400.0, gt=0)
+    path: str = Field("var/outbox.db", description="SQLite file, relative to the config file")
+    max_bytes: int = Field(
+        512 * 1024 * 1024, ge=64 * 1024, description="size cap; oldest summaries go first"
+    )
+    max_age_s: float = Field(30 * 86400.0, gt=0, description="records older than this are evicted")
 
 
 class ModelRef(Contract):
@@ -215,18 +221,18 @@ class ControlPolicy(Contract):
 class StatusConfig(Contract):
     """The local, read-only status endpoint for a technician on site."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(8710, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="bind address (keep it on loopback or the site LAN)")
+    port: int = Field(8710, ge=0, le=65535, description="0 picks a free port")
 
 
 class SiteConfig(Contract):
     """Everything one edge agent needs: the site, its assets, sources, models, uplink."""
 
-    version: Literal[1] = 1
-    site: SiteInfo
-    asset_types: tuple[AssetType, ...]
-    assets: tuple[Asset, ...]
-    sources: tuple[SourceConfig, ...]
+    version: Literal[1] = Field(1, description="site config format version")
+    site: SiteInfo = Field(description="the site this edge serves")
+    asset_types: tuple[AssetType, ...] = Field(description="the asset type catalogue used here")
+    assets: tuple[Asset, ...] = Field(description="the assets of the site")
+    sources: tuple[SourceConfig, ...] = Field(description="OPC UA servers and MQTT brokers to read")
     window: WindowConfig = WindowConfig()
     models: tuple[ModelRef, ...] = ()
     uplink: UplinkConfig
