@@ -15,16 +15,48 @@ import numpy as np
 from .catalog import TYPES
 from .physics.base import AssetGroup
 from .physics.common import Degradation, profile_level
+from .physics.compressor import CompressorGroup
+from .physics.conveyor import ConveyorGroup
+from .physics.esp import EspGroup
+from .physics.mill import MillGroup
 from .physics.motor import MotorGroup
 from .physics.pump import PumpGroup
+from .physics.transformer import TransformerGroup
 from .scenario import Scenario
 
-GROUPS: dict[str, type[AssetGroup]] = {"centrifugal_pump": PumpGroup, "induction_motor": MotorGroup}
+GROUPS: dict[str, type[AssetGroup]] = {
+    g.SPEC.name: g
+    for g in (
+        PumpGroup,
+        MotorGroup,
+        ConveyorGroup,
+        MillGroup,
+        CompressorGroup,
+        TransformerGroup,
+        EspGroup,
+    )
+}
 
 #: status codes in :attr:`Block.status`
 GOOD, UNCERTAIN, BAD = 0, 1, 2
 STATUS_NAMES = ("good", "uncertain", "bad")
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+#: faults of a measurement, not of the machine; they change what is served, not the physics
+SENSOR_FAULTS = ("stuck", "drift", "spike", "dropout", "noise_burst", "bad_quality")
+
+
+@dataclass
+class _Active:
+    """One injected fault: what, where, since when (data time), until when, how strong."""
+
+    kind: str  # "fault" or "sensor"
+    name: str
+    asset: str
+    signal: str | None
+    severity: float
+    since: float
+    until: float
+    hold: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +90,8 @@ class Engine:
         self._noise: list[np.ndarray] = []
         self._lo: list[np.ndarray] = []
         self._hi: list[np.ndarray] = []
+        self.active: list[_Active] = []
+        self._last: np.ndarray | None = None
         for type_name in dict.fromkeys(a.type for a in scenario.assets):
             specs = [a for a in scenario.assets if a.type == type_name]
             group = GROUPS[type_name](
@@ -86,6 +120,7 @@ class Engine:
 
     def advance(self, steps: int) -> Block:
         """Advance ``steps`` steps; return the values of every signal at each new step."""
+        self._expire()
         times = self.t + self.dt * np.arange(1, steps + 1)
         parts = []
         for g, sigma, lo, hi in zip(self.groups, self._noise, self._lo, self._hi, strict=True):
@@ -98,7 +133,90 @@ class Engine:
             parts.append(vals.reshape(-1, steps))
         self.t = float(times[-1])
         values = np.concatenate(parts, axis=0)
-        return Block(times, values, np.zeros(values.shape, dtype=np.int8))
+        status = np.zeros(values.shape, dtype=np.int8)
+        self._sensor_faults(times, values, status)
+        self._last = values[:, -1].copy()
+        return Block(times, values, status)
+
+    def inject(
+        self,
+        asset_id: str,
+        fault: str,
+        severity: float = 1.0,
+        signal: str | None = None,
+        duration_s: float | None = None,
+    ) -> dict:
+        """Inject a sudden fault (machine) or a sensor fault (needs ``signal``) from now on."""
+        group, i = self._locate(asset_id)
+        until = self.t + duration_s if duration_s else math.inf
+        if fault in SENSOR_FAULTS:
+            names = group.SPEC.signal_names()
+            if signal not in names:
+                raise KeyError(f"sensor fault {fault!r} needs --signal, one of {', '.join(names)}")
+            row = self.signals.index((asset_id, signal))
+            hold = float(self._last[row]) if self._last is not None else 0.0
+            act = _Active("sensor", fault, asset_id, signal, severity, self.t, until, hold)
+        elif fault in group.FAULTS:
+            group.fault[fault][i] = severity
+            act = _Active("fault", fault, asset_id, None, severity, self.t, until)
+        else:
+            known = ", ".join((*group.FAULTS, *SENSOR_FAULTS))
+            raise KeyError(
+                f"asset {asset_id!r} ({group.SPEC.name}) has no fault {fault!r}; use one of {known}"
+            )
+        self.active = [
+            a for a in self.active if (a.name, a.asset, a.signal) != (fault, asset_id, signal)
+        ]
+        self.active.append(act)
+        return self._describe(act)
+
+    def clear(self, asset_id: str, fault: str | None = None) -> int:
+        """Clear injected faults of an asset (all, or one by name); return how many."""
+        gone = [a for a in self.active if a.asset == asset_id and fault in (None, a.name)]
+        for a in gone:
+            if a.kind == "fault":
+                group, i = self._locate(a.asset)
+                group.fault[a.name][i] = 0.0
+        self.active = [a for a in self.active if a not in gone]
+        return len(gone)
+
+    def _expire(self) -> None:
+        for a in [a for a in self.active if a.until <= self.t]:
+            self.clear(a.asset, a.name)
+
+    def _describe(self, a: _Active) -> dict:
+        out = {"mode": a.name, "kind": a.kind, "onset": iso(a.since), "severity": a.severity}
+        if a.signal:
+            out["signal"] = a.signal
+        return out
+
+    def _sensor_faults(self, times: np.ndarray, values: np.ndarray, status: np.ndarray) -> None:
+        """Corrupt what the sensors report; the physics state is untouched."""
+        for a in self.active:
+            if a.kind != "sensor":
+                continue
+            row = self.signals.index((a.asset, a.signal))
+            spec = next(
+                s for s in TYPES[self._locate(a.asset)[0].SPEC.name].signals if s.name == a.signal
+            )
+            span = spec.range[1] - spec.range[0]
+            on = times <= a.until
+            if a.name == "stuck":
+                values[row, on] = a.hold
+            elif a.name == "drift":  # 2 % of span per hour at severity 1
+                values[row] += on * a.severity * 0.02 * span * (times - a.since) / 3600.0
+            elif a.name == "spike":
+                hit = on & (self.rng.random(times.shape) < 0.02 * a.severity)
+                values[row] += hit * self.rng.choice([-1.0, 1.0], times.shape) * 0.3 * span
+            elif a.name == "noise_burst":
+                values[row] += (
+                    on * self.rng.standard_normal(times.shape) * (0.02 * span * a.severity)
+                )
+            elif a.name == "dropout":
+                values[row, on] = np.nan
+                status[row, on] = BAD
+            elif a.name == "bad_quality":
+                status[row, on] = BAD if a.severity >= 1.0 else UNCERTAIN
 
     def set_setpoint(self, asset_id: str, name: str, value: float) -> float:
         """Write a setpoint (clamped to its limits); return the value applied."""
@@ -147,7 +265,7 @@ class Engine:
                     }
                     for j in range(len(names))
                     if w[j] > 0
-                ]
+                ] + [self._describe(a) for a in self.active if a.asset == asset_id]
                 failed = bool(g.failed[i])
                 if failed:
                     fail_ts: str | None = iso(g.failure_ts[i])
@@ -167,6 +285,7 @@ class Engine:
                         "operating_h": round(float(g.op_h[i]), 6),
                         "rul_h": round(float(rul[i]), 6) if math.isfinite(rul[i]) else None,
                         "failure_time": fail_ts,
+                        **g.truth_extra(i),
                     }
                 )
         return out

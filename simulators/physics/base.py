@@ -22,6 +22,8 @@ class AssetGroup:
     PARAMS: Mapping[str, float] = {}
     #: thermal/mechanical lag states and their initial value parameter name
     STATES: tuple[str, ...] = ()
+    #: sudden faults this type can suffer (severity 0..1 per asset, injected at run time)
+    FAULTS: tuple[str, ...] = ("imbalance",)
 
     def __init__(
         self,
@@ -48,6 +50,7 @@ class AssetGroup:
         # Ground truth, in data time (s since epoch): first step with w > 0, first failed step.
         self.onset_ts = np.full((self.n, len(self.SPEC.modes)), np.nan)
         self.failure_ts = np.full(self.n, np.nan)
+        self.fault = {f: np.zeros(self.n) for f in self.FAULTS}
 
     def advance(self, t_s: np.ndarray, dt: float, level: np.ndarray) -> dict[str, np.ndarray]:
         """Advance T steps at times ``t_s`` (T,) under load ``level`` (n, T); return signals."""
@@ -105,6 +108,10 @@ class AssetGroup:
         self.wear_now[index] = 0.0
         self.onset_ts[index] = np.nan
         self.failure_ts[index] = np.nan
+
+    def truth_extra(self, index: int) -> dict[str, float]:
+        """Return type-specific ground truth of asset ``index`` (e.g. transformer loss of life)."""
+        return {}
 
     def modes_truth(self) -> list[list[str]]:
         """Return, per asset, the names of degradation modes currently progressing."""

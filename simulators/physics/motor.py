@@ -12,6 +12,8 @@ IEC 60034-1 thermal classes):
 - Winding temperature: first-order thermal model C dT/dt = P_l - (T - T_amb)/R_th, i.e. a lag
   with tau = R_th C toward T_amb + dT_r P_l/P_l,r (dT_r = rated rise, 80 K for class B rise).
 - Bearing temperature and vibration as for the pump (friction ~ speed^1.5, 1x ~ speed).
+Sudden faults: ``imbalance`` (1x vibration x4), ``overload`` (+50 % load),
+``phase_unbalance`` (current +15 %, extra copper loss: winding runs hot).
 Degradation: ``bearing_wear`` (vibration, bearing temperature) and ``cooling_fouling``
 (thermal resistance x(1 + 1.5 w^2): the winding crosses the 130/145 degC alarms near failure).
 """
@@ -47,15 +49,19 @@ class MotorGroup(AssetGroup):
         "vibration_base": 1.5,  # mm/s healthy at rated speed
     }
     STATES = ("winding_temp", "bearing_temp")
+    FAULTS = ("imbalance", "overload", "phase_unbalance")
 
     def _physics(
         self, run: np.ndarray, wear: np.ndarray, level: np.ndarray, dt: float
     ) -> dict[str, np.ndarray]:
         p = {k: v[:, None] for k, v in self.p.items()}
         w_brg, w_cool = wear[:, 0, :], wear[:, 1, :]
-        load = np.clip(level, 0.0, 1.5) * run
+        f = {k: v[:, None] for k, v in self.fault.items()}
+        load = np.clip(level + 0.5 * f["overload"], 0.0, 1.5) * run
         loss_r = p["rated_power"] * (1.0 / p["rated_efficiency"] - 1.0)
-        losses = (0.35 * loss_r + 0.65 * loss_r * load**2) * run
+        # Voltage unbalance drives negative-sequence currents: extra rotor/stator copper loss.
+        unbalance = 1.0 + 0.6 * f["phase_unbalance"]
+        losses = (0.35 * loss_r + 0.65 * loss_r * load**2 * unbalance) * run
         p_in = load * p["rated_power"] + losses
         volts = p["rated_voltage"] * (1.0 - 0.01 * load)
         # The supply droops 1 % at rated load; the nameplate pf holds at that operating point.
@@ -65,8 +71,8 @@ class MotorGroup(AssetGroup):
         iq0 = np.minimum(p["no_load_current_ratio"] * i_rated, iq_r)
         i_a = p_in * 1000.0 / (np.sqrt(3) * volts)
         i_q = (iq0 + (iq_r - iq0) * load**2) * run
-        current = np.hypot(i_a, i_q)
-        pf = np.where(current > 0, i_a / np.maximum(current, 1e-9), 0.0)
+        current = np.hypot(i_a, i_q) * (1.0 + 0.15 * f["phase_unbalance"])
+        pf = np.where(current > 0, i_a / np.maximum(np.hypot(i_a, i_q), 1e-9), 0.0)
         speed = (p["sync_speed"] - (p["sync_speed"] - p["rated_speed"]) * load) * run
         r = speed / p["rated_speed"]
         t_wind = p["ambient_temp"] + p["winding_rise"] * losses / loss_r * (1.0 + 1.5 * w_cool**2)
@@ -74,7 +80,7 @@ class MotorGroup(AssetGroup):
         t_brg = p["ambient_temp"] + p["bearing_rise"] * r**1.5 + 45.0 * w_brg**2 * (run > 0)
         brg = lag(self.state["bearing_temp"], t_brg, self.p["bearing_tau"], dt)
         self.state["winding_temp"], self.state["bearing_temp"] = wind[:, -1], brg[:, -1]
-        vib = run * (p["vibration_base"] * r + 6.5 * w_brg**2) + 0.05
+        vib = run * (p["vibration_base"] * r * (1.0 + 3.0 * f["imbalance"]) + 6.5 * w_brg**2) + 0.05
         return {
             "current": current,
             "voltage": volts,

@@ -13,6 +13,9 @@ Equations (Gülich, *Centrifugal Pumps*, 3rd ed., ch. 3-4; Karassik et al., *Pum
 - Bearing temperature: first-order lag (tau ~20 min) toward T_amb + dT r^1.5 (friction grows
   with speed) + wear heat. Vibration: 1x running-speed component ~ r, off-BEP recirculation
   term ~ ((Q/r - Q0)/Q0)^2 (Gülich ch. 10), bearing-defect term ~ w^2.
+Sudden faults: ``cavitation`` (head -20 %, efficiency -10 %, broadband vibration),
+``imbalance`` (1x vibration x4), ``seal_leak`` (10 % of the flow lost before the meter),
+``blocked_line`` (valve effectively 95 % closed: flow falls, pressure rises).
 Degradation: ``bearing_wear`` (vibration and bearing temperature rise to ISO 10816 zone D and
 the 95 degC trip at w = 1) and ``impeller_wear`` (shut-off head falls 35 %, efficiency 35 % (below the 55 % alarm)).
 """
@@ -49,6 +52,7 @@ class PumpGroup(AssetGroup):
         "vibration_base": 1.8,  # mm/s at rated speed, healthy, at the BEP
     }
     STATES = ("bearing_temp",)
+    FAULTS = ("cavitation", "imbalance", "seal_leak", "blocked_line")
 
     def operating_point(
         self, r: np.ndarray, valve: np.ndarray, impeller_w: np.ndarray
@@ -60,7 +64,9 @@ class PumpGroup(AssetGroup):
         hst = p["static_head"][:, None]
         b = (hs - h0) / q0**2
         k = (h0 - hst) / q0**2 / np.maximum(valve, 0.05) ** 2
-        hs_worn = hs * (1.0 - 0.35 * impeller_w**1.5)
+        # Cavitation: the vapour cavities block the impeller eye and cut the developed head.
+        cav = self.fault["cavitation"][:, None]
+        hs_worn = hs * (1.0 - 0.35 * impeller_w**1.5) * (1.0 - 0.2 * cav)
         q = np.sqrt(np.maximum(hs_worn * r**2 - hst, 0.0) / (b + k))
         return q, hst + k * q**2
 
@@ -71,13 +77,17 @@ class PumpGroup(AssetGroup):
         w_brg, w_imp = wear[:, 0, :], wear[:, 1, :]
         speed = self.sp["speed_setpoint"][:, None] * run
         r = speed / p["rated_speed"][:, None]
-        valve = self.sp["valve_setpoint"][:, None] / 100.0 * level
+        f = {k: v[:, None] for k, v in self.fault.items()}
+        valve = (
+            self.sp["valve_setpoint"][:, None] / 100.0 * level * (1.0 - 0.95 * f["blocked_line"])
+        )
         q, h = self.operating_point(r, valve, w_imp)
         head_flowing = np.where(q > 0, h, 0.0)
         q0 = p["rated_flow"][:, None]
         qs = np.where(r > 0, q / np.maximum(r, 1e-9), 0.0)
         off_bep = ((qs - q0) / q0) ** 2
         eta = p["bep_efficiency"][:, None] * (1.0 - off_bep) * (1.0 - 0.35 * w_imp)
+        eta = eta * (1.0 - 0.1 * f["cavitation"])
         eta = np.clip(eta, 0.05, 0.95)
         rho = p["density"][:, None]
         p_hyd = rho * G * (q / 3600.0) * head_flowing / 1000.0
@@ -92,10 +102,15 @@ class PumpGroup(AssetGroup):
         temp = lag(self.state["bearing_temp"], target, p["bearing_tau"], dt)
         self.state["bearing_temp"] = temp[:, -1]
         vib = run * (
-            p["vibration_base"][:, None] * r + 1.2 * np.minimum(off_bep, 4.0) + 6.5 * w_brg**2
+            p["vibration_base"][:, None] * r * (1.0 + 3.0 * f["imbalance"])
+            + 1.2 * np.minimum(off_bep, 4.0)
+            + 6.5 * w_brg**2
+            + 4.0 * f["cavitation"]
         )
+        # A leaking seal loses part of the flow before the discharge meter.
+        q_meter = q * (1.0 - 0.1 * f["seal_leak"])
         return {
-            "flow": q,
+            "flow": q_meter,
             "suction_pressure": ps,
             "discharge_pressure": pd,
             "speed": speed,

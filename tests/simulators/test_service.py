@@ -60,7 +60,7 @@ def test_service_serves_what_it_logs(
             assert flow.nodeid.to_string() == "ns=2;s=demo.pump-1.flow"
             eu = await (await flow.get_child("0:EngineeringUnits")).read_value()
             rng = await (await flow.get_child("0:EURange")).read_value()
-            assert eu.DisplayName.Text == "m³/h" and (rng.Low, rng.High) == (0.0, 2000.0)
+            assert eu.DisplayName.Text == "m³/h" and (rng.Low, rng.High) == (0.0, 10000.0)
             assert (await flow.read_description()).Text.startswith("Volumetric flow")
             handler = _Handler()
             subscription = await client.create_subscription(50, handler)
