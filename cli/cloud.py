@@ -1,4 +1,4 @@
-"""`egiz cloud`: run the cloud service and provision edges."""
+"""`egiz cloud`: run the cloud service, provision edges, manage users."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ DEFAULT_DB = "sqlite:///var/cloud.db"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add `egiz cloud run|edge ...` to the command tree."""
+    """Add `egiz cloud run|edge ...|user ...` to the command tree."""
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument(
         "--db",
@@ -46,6 +46,57 @@ def register(sub: argparse._SubParsersAction) -> None:
     rev = ecmds.add_parser("revoke", parents=[db], help="refuse this edge from now on")
     rev.add_argument("edge_id")
     rev.set_defaults(func=_edge_revoke)
+    _register_users(cmds, db)
+
+
+def _register_users(cmds: argparse._SubParsersAction, db: argparse.ArgumentParser) -> None:
+    user = cmds.add_parser("user", help="manage users and their roles per site")
+    ucmds = user.add_subparsers(dest="user_command", metavar="COMMAND")
+    user.set_defaults(func=lambda _a: user.print_help() or 2)
+    add = ucmds.add_parser(
+        "add", parents=[db], help="add a user; prints a generated password unless given"
+    )
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["viewer", "engineer", "operator", "admin"])
+    add.add_argument("--site", default="*", help="site id the role applies to (default: * = all)")
+    add.add_argument("--password", help="password (default: generate and print one)")
+    add.set_defaults(func=_user_add)
+    lst = ucmds.add_parser("list", parents=[db], help="list users and roles")
+    lst.set_defaults(func=_user_list)
+    rm = ucmds.add_parser("remove", parents=[db], help="remove a user and its tokens")
+    rm.add_argument("username")
+    rm.set_defaults(func=_user_remove)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    import secrets
+
+    from egiz.cloud.services.auth import add_user
+
+    password = args.password or secrets.token_urlsafe(12)
+    _with_store(args, lambda s: add_user(s, args.username, password, {args.site: args.role}))
+    print(f"user {args.username} added: {args.role} on {args.site}")
+    if not args.password:
+        print(f"password: {password}")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    from egiz.cloud.services.auth import list_users
+
+    print(f"{'USER':<24} ROLES")
+    for name, grants in _with_store(args, list_users):
+        roles = ", ".join(f"{role}@{site}" for site, role in sorted(grants.items()))
+        print(f"{name:<24} {roles}")
+    return 0
+
+
+def _user_remove(args: argparse.Namespace) -> int:
+    from egiz.cloud.services.auth import remove_user
+
+    _with_store(args, lambda s: remove_user(s, args.username))
+    print(f"user {args.username} removed")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

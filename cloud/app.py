@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from egiz import __version__
 from egiz.contracts import UplinkBatch
 
-from .api import assets, health, ingest, ui
+from .api import alarms, assets, auth, edges, events, fleet, health, ingest, ui, users
 from .config import CloudSettings
 from .errors import (
     BadBatch,
@@ -23,6 +23,7 @@ from .errors import (
     InvalidInput,
     NotFound,
     StoreError,
+    TooManyRequests,
     Unauthorized,
 )
 from .store import Store, open_store
@@ -36,6 +37,7 @@ _STATUS: dict[type[CloudError], int] = {
     Conflict: 409,
     BodyTooLarge: 413,
     BadBatch: 422,
+    TooManyRequests: 429,
     InvalidInput: 422,
     StoreError: 503,
 }
@@ -52,6 +54,8 @@ async def _on_cloud_error(_request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, CloudError)
     status = _status(err)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(err, TooManyRequests):
+        headers = {"Retry-After": str(int(err.retry_after))}
     return JSONResponse({"detail": str(err)}, status_code=status, headers=headers)
 
 
@@ -81,7 +85,8 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.add_exception_handler(CloudError, _on_cloud_error)
     app.include_router(health.router)
     app.include_router(ingest.router, prefix=API_PREFIX)
-    app.include_router(assets.router, prefix=API_PREFIX)
+    for module in (auth, users, assets, alarms, events, edges, fleet):
+        app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(ui.router)
     ui.mount_static(app, settings.docs)
     _document_raw_bodies(app)

@@ -19,4 +19,5 @@ class CloudSettings(BaseModel):
         64 * 1024 * 1024, ge=1024, description="largest (decompressed) ingest body accepted"
     )
     dashboard_poll_s: float = Field(2.0, gt=0, description="how often the dashboard refreshes")
+    token_ttl_s: float = Field(12 * 3600.0, gt=0, description="lifetime of a user's bearer token")
     docs: bool = Field(True, description="serve Swagger UI at /docs (assets from the package)")

@@ -39,3 +39,11 @@ class Conflict(CloudError):
 
 class InvalidInput(CloudError):
     """A request value that is not acceptable (HTTP 422), naming the value and the fix."""
+
+
+class TooManyRequests(CloudError):
+    """Rate limited (HTTP 429); ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

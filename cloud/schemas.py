@@ -116,3 +116,177 @@ class Health(_Public):
 
     status: str
     schema_version: int | None = None
+
+
+class LoginRequest(_Public):
+    """Username and password."""
+
+    username: str = Field(max_length=64, examples=["admin"])
+    password: str = Field(max_length=256, examples=["correct horse battery staple"])
+
+
+class TokenPublic(_Public):
+    """A bearer token and when it expires."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    username: str
+
+
+class UserPublic(_Public):
+    """A user and its roles per site ('*' = every site)."""
+
+    username: str
+    grants: dict[str, str] = Field(examples=[{"*": "viewer", "mine-a": "operator"}])
+
+
+class UserCreate(_Public):
+    """A new user."""
+
+    username: str = Field(max_length=64)
+    password: str = Field(min_length=8, max_length=256)
+    grants: dict[str, str] = Field(min_length=1, examples=[{"mine-a": "operator"}])
+
+
+class UsersPublic(_Public):
+    """A list of users."""
+
+    data: list[UserPublic]
+    count: int
+
+
+class AlarmPublic(_Public):
+    """An alarm and its ISA-18.2 state (active/cleared × unacknowledged/acknowledged)."""
+
+    site: str
+    alarm_id: str
+    asset: str | None = Field(None, description="global asset id")
+    signal: str | None = None
+    severity: str
+    message: str
+    state: str = Field(
+        description="active_unacknowledged | active_acknowledged | cleared_unacknowledged "
+        "| cleared_acknowledged"
+    )
+    active: bool
+    acknowledged: bool
+    shelved: bool
+    raised_at: datetime | None = None
+    cleared_at: datetime | None = None
+    cleared_by: str | None = Field(None, description="user who cleared it, None = the edge")
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    shelved_until: datetime | None = None
+    shelved_by: str | None = None
+    edge_id: str | None = None
+
+
+class AlarmsPublic(_Public):
+    """A page of alarms."""
+
+    data: list[AlarmPublic]
+    count: int
+
+
+class ShelveRequest(_Public):
+    """How long to shelve an alarm (hide it from the active list without acknowledging)."""
+
+    duration_s: float = Field(3600.0, gt=0, le=7 * 86400)
+    reason: str = Field("", max_length=500)
+
+
+class EventPublic(_Public):
+    """An event from an edge."""
+
+    edge_id: str
+    epoch: str
+    seq: int
+    site: str | None
+    kind: str
+    ts: datetime
+    asset: str | None
+    signal: str | None
+    severity: str
+    message: str
+    alarm_id: str | None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventsPublic(_Public):
+    """A page of events, newest first; pass ``before`` = the last ``ts`` for the next page."""
+
+    data: list[EventPublic]
+    count: int
+
+
+class EdgeStatus(_Public):
+    """What the newest heartbeat of an edge said."""
+
+    ts: datetime
+    outbox_depth: int
+    oldest_unsent_s: float | None = None
+    clock_offset_s: float | None = None
+    sources: dict[str, str] = Field(default_factory=dict)
+    agent_version: str = ""
+
+
+class EdgePublic(_Public):
+    """An edge device and its status."""
+
+    edge_id: str
+    site: str | None
+    revoked: bool
+    online: bool = Field(description="sent anything in the last `online_window_s` seconds")
+    created_at: datetime
+    last_seen: datetime | None
+    heartbeat: EdgeStatus | None = None
+
+
+class EdgesPublic(_Public):
+    """A list of edges."""
+
+    data: list[EdgePublic]
+    count: int
+
+
+class EdgeCreate(_Public):
+    """A new edge device."""
+
+    edge_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    site: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class EdgeToken(_Public):
+    """An edge's bearer token, shown once."""
+
+    edge_id: str
+    site: str | None
+    token: str
+
+
+class AssetHealth(_Public):
+    """One row of the fleet ranking: health, RUL and active alarms of an asset."""
+
+    id: str
+    site: str
+    name: str
+    type: str
+    area: str
+    health: float | None = None
+    anomaly: float | None = None
+    rul: float | None = None
+    rul_low: float | None = None
+    rul_high: float | None = None
+    rul_unit: str | None = None
+    model: str | None = None
+    version: str | None = None
+    scored_at: datetime | None = None
+    active_alarms: int = 0
+
+
+class FleetHealthPublic(_Public):
+    """Assets ranked worst first: shortest RUL, then lowest health, then most alarms."""
+
+    data: list[AssetHealth]
+    count: int

@@ -6,45 +6,102 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 
+from egiz.contracts import split_global_id
+
+from ..errors import NotFound
 from ..schemas import AssetPublic, AssetsPublic, HistoryPublic
 from ..services import twin
-from .deps import StoreDep
+from ..services.auth import Action, Principal, authorize
+from .deps import StoreDep, UserDep
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 
 AssetId = Annotated[
     str, Path(description="global asset id <site>.<asset>", examples=["demo.pump-1"])
 ]
-_404 = {404: {"description": "no such asset"}}
+_ERR = {
+    403: {"description": "no role on this asset's site"},
+    404: {"description": "no such asset"},
+}
+
+
+def _site(user: Principal, gid: str, action: Action = Action.read) -> None:
+    try:
+        site, _ = split_global_id(gid)
+    except ValueError as err:
+        raise NotFound(str(err)) from None
+    authorize(user, action, site)
 
 
 @router.get("", response_model=AssetsPublic, summary="List the assets of the fleet")
 def read_assets(
     store: StoreDep,
+    user: UserDep,
     site: Annotated[str | None, Query(description="only this site")] = None,
     latest: Annotated[bool, Query(description="include the latest value of every signal")] = False,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AssetsPublic:
-    """Every active asset with its global id, type and ISA-95 path."""
-    return twin.list_assets(store, site=site, latest=latest)
+    """Every active asset the user may read, with its global id, type and ISA-95 path."""
+    if site is not None:
+        authorize(user, Action.read, site)
+    sites = user.sites(Action.read)
+    return twin.list_assets(store, site, latest, sites=sites, limit=limit, offset=offset)
 
 
-@router.get("/{asset_id}", response_model=AssetPublic, responses=_404, summary="One asset")
-def read_asset(store: StoreDep, asset_id: AssetId) -> AssetPublic:
+@router.get("/{asset_id}", response_model=AssetPublic, responses=_ERR, summary="One asset")
+def read_asset(store: StoreDep, user: UserDep, asset_id: AssetId) -> AssetPublic:
     """The asset with the latest value, unit, timestamp and quality of every signal."""
+    _site(user, asset_id)
     return twin.get_asset(store, asset_id)
 
 
+Signal = Annotated[str | None, Query(description="only this signal")]
+Start = Annotated[datetime | None, Query(description="first window start (inclusive)")]
+End = Annotated[datetime | None, Query(description="last window start (exclusive)")]
+Limit = Annotated[int, Query(ge=1, le=twin.MAX_HISTORY)]
+
+
 @router.get(
-    "/{asset_id}/history", response_model=HistoryPublic, responses=_404, summary="Window history"
+    "/{asset_id}/history", response_model=HistoryPublic, responses=_ERR, summary="Window history"
 )
 def read_history(
     store: StoreDep,
+    user: UserDep,
     asset_id: AssetId,
-    signal: Annotated[str | None, Query(description="only this signal")] = None,
-    start: Annotated[datetime | None, Query(description="first window start (inclusive)")] = None,
-    end: Annotated[datetime | None, Query(description="last window start (exclusive)")] = None,
-    limit: Annotated[int, Query(ge=1, le=twin.MAX_HISTORY)] = twin.MAX_HISTORY,
+    signal: Signal = None,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = twin.MAX_HISTORY,
 ) -> HistoryPublic:
     """Window summaries of the asset, oldest first."""
+    _site(user, asset_id)
     return twin.history(store, asset_id, signal=signal, start=start, end=end, limit=limit)
+
+
+@router.get(
+    "/{asset_id}/history.csv",
+    response_class=Response,
+    responses={**_ERR, 200: {"content": {"text/csv": {}}, "description": "one window per line"}},
+    summary="Window history as CSV",
+)
+def export_history(
+    store: StoreDep,
+    user: UserDep,
+    asset_id: AssetId,
+    signal: Signal = None,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = twin.MAX_HISTORY,
+) -> Response:
+    """The same windows as ``/history``, as CSV for a spreadsheet (engineer role and up)."""
+    _site(user, asset_id, Action.export)
+    h = twin.history(store, asset_id, signal=signal, start=start, end=end, limit=limit)
+    name = f"{asset_id}-{signal or 'all'}.csv"
+    return Response(
+        twin.history_csv(h),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from ..config import CloudSettings
+from ..services.auth import Principal, authenticate_user
 from ..services.edges import authenticate_edge
 from ..store import Store
 from ..store.base import EdgeRow
@@ -37,3 +38,16 @@ def current_edge(
 
 
 EdgeDep = Annotated[EdgeRow, Depends(current_edge)]
+
+
+def current_user(
+    store: StoreDep,
+    authorization: Annotated[
+        str | None, Header(description="Bearer <token> from POST /api/v1/auth/login")
+    ] = None,
+) -> Principal:
+    """Return the user whose bearer token came with the request (401 otherwise)."""
+    return authenticate_user(store, authorization)
+
+
+UserDep = Annotated[Principal, Depends(current_user)]

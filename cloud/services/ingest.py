@@ -19,6 +19,7 @@ from egiz.contracts import (
     ACCEPTED_SCHEMA_VERSIONS,
     RECORD_ADAPTER,
     Event,
+    EventKind,
     Heartbeat,
     Rejection,
     SiteManifest,
@@ -31,7 +32,9 @@ from egiz.contracts import (
 from ..errors import BadBatch, BodyTooLarge, Forbidden
 from ..store import Store, WriteSet
 from ..store.base import (
+    AlarmRow,
     AssetRow,
+    AssetStateRow,
     AssetTypeRow,
     EdgeRow,
     EventRow,
@@ -148,7 +151,7 @@ def ingest(
             elif isinstance(rec, SiteManifest):
                 reg = _manifest(store, edge, batch.epoch, rec, ws, now)
             elif isinstance(rec, Event):
-                ws.events.append(_event(edge, batch.epoch, reg.site, rec))
+                _event(edge, batch.epoch, reg.site, rec, ws)
             else:
                 ws.heartbeats.append(
                     HeartbeatRow(
@@ -203,8 +206,17 @@ def _window(
                 last_ts if last_ts is not None else start + rec.length_s,
                 s.count, s.bad, s.uncertain, s.out_of_range,
             )  # fmt: skip
-    if rec.scores is not None:
-        ws.scores.append(ScoresRow(reg.site, rec.asset, start, rec.scores.model_dump_json()))
+    sc = rec.scores
+    if sc is not None:
+        ws.scores.append(ScoresRow(reg.site, rec.asset, start, sc.model_dump_json()))
+        rul = sc.rul
+        ws.asset_state.append(
+            AssetStateRow(
+                reg.site, rec.asset, start, sc.model, sc.version, sc.health, sc.anomaly,
+                rul.value if rul else None, rul.low if rul else None, rul.high if rul else None,
+                rul.unit if rul else None,
+            )
+        )  # fmt: skip
 
 
 def _manifest(
@@ -237,8 +249,22 @@ def _manifest(
     return _Registry(site=site, signals={a.id: types[a.type] for a in rec.assets})
 
 
-def _event(edge: EdgeRow, epoch: str, site: str | None, rec: Event) -> EventRow:
-    return EventRow(
-        edge.edge_id, epoch, rec.seq, site, rec.kind.value, ts(rec.ts), rec.asset, rec.signal,
-        rec.severity.value, rec.message, rec.alarm_id, rec.model_dump_json(),
+def _event(edge: EdgeRow, epoch: str, site: str | None, rec: Event, ws: WriteSet) -> None:
+    if rec.kind in (EventKind.alarm_raise, EventKind.alarm_clear):
+        if rec.alarm_id is None:
+            raise RecordRejected(f"{rec.kind.value} needs an alarm_id (shared by raise and clear)")
+        if site is None:
+            raise RecordRejected("this edge has no site yet (fix: send the site manifest first)")
+        when = ts(rec.ts)
+        alarm = AlarmRow(
+            site, rec.alarm_id, edge.edge_id, rec.asset, rec.signal, rec.severity.value,
+            rec.message, raised_at=when if rec.kind == EventKind.alarm_raise else None,
+            cleared_at=when if rec.kind == EventKind.alarm_clear else None,
+        )  # fmt: skip
+        (ws.alarm_raises if rec.kind == EventKind.alarm_raise else ws.alarm_clears).append(alarm)
+    ws.events.append(
+        EventRow(
+            edge.edge_id, epoch, rec.seq, site, rec.kind.value, ts(rec.ts), rec.asset, rec.signal,
+            rec.severity.value, rec.message, rec.alarm_id, rec.model_dump_json(),
+        )
     )  # fmt: skip

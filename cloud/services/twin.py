@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 
@@ -83,10 +85,18 @@ def _public(
     )  # fmt: skip
 
 
-def list_assets(store: Store, site: str | None = None, latest: bool = False) -> AssetsPublic:
-    """Return every active asset (of one site), with the shadow when ``latest``."""
+def list_assets(
+    store: Store,
+    site: str | None = None,
+    latest: bool = False,
+    sites: set[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> AssetsPublic:
+    """Return every active asset (of one site, of ``sites``), with the shadow when ``latest``."""
     cat = _Catalogue(store)
-    rows = store.assets(site)
+    rows = [a for a in store.assets(site) if sites is None or a.site in sites]
+    rows = rows[offset : None if limit is None else offset + limit]
     grouped: dict[tuple[str, str], list[ShadowRow]] = {}
     if latest:
         for s in store.shadow(site):
@@ -153,3 +163,19 @@ def history(
 
 def _epoch(dt: datetime) -> float:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+CSV_COLUMNS = ("signal", "start", "length_s", "count", "bad", "uncertain", "out_of_range",
+               "min", "max", "mean", "std", "last")  # fmt: skip
+
+
+def history_csv(h: HistoryPublic) -> str:
+    """Return a history as CSV (one window per line, ISO 8601 UTC starts)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for p in h.data:
+        row = p.model_dump()
+        row["start"] = p.start.isoformat()
+        w.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+    return buf.getvalue()

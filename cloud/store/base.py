@@ -136,6 +136,52 @@ class HeartbeatRow:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class AssetStateRow:
+    """The newest model output of an asset: health, anomaly and RUL with its interval."""
+
+    site: str
+    asset: str
+    start: float
+    model: str
+    version: str
+    health: float | None
+    anomaly: float | None
+    rul: float | None
+    rul_low: float | None
+    rul_high: float | None
+    rul_unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    """An alarm raised by an edge (edge-generated id) and its cloud-side ISA-18.2 state."""
+
+    site: str
+    alarm_id: str
+    edge_id: str | None
+    asset: str | None
+    signal: str | None
+    severity: str
+    message: str
+    raised_at: float | None = None
+    cleared_at: float | None = None
+    cleared_by: str | None = None
+    acked_at: float | None = None
+    acked_by: str | None = None
+    shelved_until: float | None = None
+    shelved_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A user; the password is kept only as a KDF hash."""
+
+    username: str
+    password_hash: str
+    created_at: float
+
+
 @dataclass(slots=True)
 class WriteSet:
     """Everything one ingest batch changes, written by the store in one transaction."""
@@ -152,6 +198,9 @@ class WriteSet:
     scores: list[ScoresRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     heartbeats: list[HeartbeatRow] = field(default_factory=list)
+    asset_state: list[AssetStateRow] = field(default_factory=list)
+    alarm_raises: list[AlarmRow] = field(default_factory=list)
+    alarm_clears: list[AlarmRow] = field(default_factory=list)
 
 
 class Store(ABC):
@@ -256,9 +305,79 @@ class Store(ABC):
 
     @abstractmethod
     def events(
-        self, site: str | None = None, asset: str | None = None, limit: int = 100
+        self,
+        site: str | None = None,
+        asset: str | None = None,
+        limit: int = 100,
+        kind: str | None = None,
+        before: float | None = None,
     ) -> list[EventRow]:
-        """Return events, newest first."""
+        """Return events, newest first (``before``: only events older than that time)."""
+
+    @abstractmethod
+    def asset_states(self, site: str | None = None) -> list[AssetStateRow]:
+        """Return the newest model output of every scored asset (of one site)."""
+
+    @abstractmethod
+    def heartbeat(self, edge_id: str) -> HeartbeatRow | None:
+        """Return the newest heartbeat of an edge."""
+
+    # alarms -----------------------------------------------------------------------------
+    @abstractmethod
+    def alarms(self, site: str | None = None, active: bool | None = None,
+               limit: int = 500) -> list[AlarmRow]:  # fmt: skip
+        """Return alarms, newest raise first; ``active`` filters on (not) cleared."""
+
+    @abstractmethod
+    def alarm(self, site: str, alarm_id: str) -> AlarmRow | None:
+        """Return one alarm or None."""
+
+    @abstractmethod
+    def update_alarm(self, site: str, alarm_id: str, **fields: float | str | None) -> bool:
+        """Set cloud-side alarm fields (acked_*, shelved_*, cleared_*); False if no alarm."""
+
+    # users ------------------------------------------------------------------------------
+    @abstractmethod
+    def add_user(self, user: UserRow, grants: dict[str, str]) -> None:
+        """Insert a user with its grants {site or '*': role}; Conflict when it exists."""
+
+    @abstractmethod
+    def user(self, username: str) -> tuple[UserRow, dict[str, str]] | None:
+        """Return a user and its grants, or None."""
+
+    @abstractmethod
+    def users(self) -> list[tuple[UserRow, dict[str, str]]]:
+        """Return every user with its grants."""
+
+    @abstractmethod
+    def remove_user(self, username: str) -> bool:
+        """Delete a user, its grants and its tokens; False when there is no such user."""
+
+    @abstractmethod
+    def add_user_token(
+        self, token_hash: str, username: str, created: float, expires: float
+    ) -> None:
+        """Store a user's bearer token hash with its expiry."""
+
+    @abstractmethod
+    def user_for_token(self, token_hash: str, now: float) -> str | None:
+        """Return the user of an unexpired token, or None."""
+
+    @abstractmethod
+    def delete_user_token(self, token_hash: str) -> None:
+        """Forget a token (logout)."""
+
+    @abstractmethod
+    def login_failures(self, username: str, since: float) -> int:
+        """Return how many failed logins ``username`` had since ``since``."""
+
+    @abstractmethod
+    def record_login_failure(self, username: str, ts: float) -> None:
+        """Remember one failed login (rate limiting)."""
+
+    @abstractmethod
+    def clear_login_failures(self, username: str) -> None:
+        """Forget the failed logins of a user after a successful one."""
 
     @abstractmethod
     def count(self, table: str) -> int:

@@ -56,6 +56,35 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX heartbeats_edge_ts ON heartbeats (edge_id, ts)",
         ],
     ),
+    (
+        2,
+        "users, per-site grants, expiring user tokens, login failures, alarms, asset state",
+        [
+            """CREATE TABLE users (
+                username TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
+                created_at {real} NOT NULL)""",
+            """CREATE TABLE grants (
+                username TEXT NOT NULL, site TEXT NOT NULL, role TEXT NOT NULL,
+                PRIMARY KEY (username, site))""",
+            """CREATE TABLE user_tokens (
+                token_hash TEXT PRIMARY KEY, username TEXT NOT NULL,
+                created_at {real} NOT NULL, expires_at {real} NOT NULL)""",
+            "CREATE INDEX user_tokens_user ON user_tokens (username)",
+            "CREATE TABLE login_failures (username TEXT NOT NULL, ts {real} NOT NULL)",
+            "CREATE INDEX login_failures_user_ts ON login_failures (username, ts)",
+            """CREATE TABLE alarms (
+                site TEXT NOT NULL, alarm_id TEXT NOT NULL, edge_id TEXT, asset TEXT,
+                signal TEXT, severity TEXT NOT NULL, message TEXT NOT NULL,
+                raised_at {real}, cleared_at {real}, cleared_by TEXT,
+                acked_at {real}, acked_by TEXT, shelved_until {real}, shelved_by TEXT,
+                PRIMARY KEY (site, alarm_id))""",
+            """CREATE TABLE asset_state (
+                site TEXT NOT NULL, asset TEXT NOT NULL, start {real} NOT NULL,
+                model TEXT NOT NULL, version TEXT NOT NULL, health {real}, anomaly {real},
+                rul {real}, rul_low {real}, rul_high {real}, rul_unit TEXT,
+                PRIMARY KEY (site, asset))""",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

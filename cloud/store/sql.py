@@ -6,119 +6,25 @@ supplies ``_connect``, ``_tx`` and its placeholder style.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from abc import abstractmethod
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import astuple
 from typing import Any
 
 from . import migrations
 from .base import (
-    AssetRow,
-    AssetTypeRow,
     EdgeRow,
-    EventRow,
-    ScoresRow,
-    ShadowRow,
-    SiteRow,
     Store,
-    WindowRow,
     WriteSet,
 )
-
-_TABLES = frozenset(
-    {"edges", "ingested", "sites", "asset_types", "assets", "windows", "shadow", "scores",
-     "events", "heartbeats"}
-)  # fmt: skip
-
-_WINDOW_COLS = (
-    "site, asset, signal, start, length_s, count, bad, uncertain, out_of_range, "
-    "min, max, mean, std, last, last_ts"
-)
-_SHADOW_COLS = (
-    "site, asset, signal, start, length_s, value, ts, count, bad, uncertain, out_of_range"
-)
-_EVENT_COLS = (
-    "edge_id, epoch, seq, site, kind, ts, asset, signal, severity, message, alarm_id, body"
-)
+from .sql_alarms import AlarmSql
+from .sql_auth import AuthSql
+from .sql_reads import ReadSql
+from .sqlbase import EVENT_COLS, SHADOW_COLS, WINDOW_COLS, marks
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-class SqlStore(Store):
-    """Store over a DB-API connection per thread; SQL written with ``?`` placeholders."""
-
-    types: dict[str, str]
-    placeholder = "?"
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._local = threading.local()
-        self._all: list[Any] = []
-        self._lock = threading.Lock()
-        self._sql_cache: dict[str, str] = {}
-
-    # backend hooks ------------------------------------------------------------------------
-    @abstractmethod
-    def _connect(self) -> Any:
-        """Open a new connection."""
-
-    @abstractmethod
-    def _tx(self, conn: Any) -> AbstractContextManager[Any]:
-        """Return a context manager running one write transaction; yields a cursor."""
-
-    def _migration_lock(self, cur: Any) -> None:
-        """Serialize concurrent migrators (PostgreSQL replicas); SQLite's write lock suffices."""
-
-    # plumbing ------------------------------------------------------------------------------
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
-    def _sql(self, sql: str) -> str:
-        if self.placeholder == "?":
-            return sql
-        out = self._sql_cache.get(sql)
-        if out is None:
-            out = self._sql_cache[sql] = sql.replace("?", self.placeholder)
-        return out
-
-    def _exec(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-        return cur.execute(self._sql(sql), params)
-
-    def _many(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            cur.executemany(self._sql(sql), rows)
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        # Both drivers run in autocommit mode, so a read is one statement-level snapshot.
-        return list(self._conn().execute(self._sql(sql), params).fetchall())
-
-    def close(self) -> None:
-        """Close every connection any thread opened."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(Exception):  # closing is best effort at shutdown
-                conn.close()
-        self._local = threading.local()
-
-    def ping(self) -> bool:
-        """Return True when the database answers ``SELECT 1``."""
-        try:
-            return self._read("SELECT 1")[0][0] == 1
-        except Exception:
-            return False
+class SqlStore(ReadSql, AuthSql, AlarmSql, Store):
+    """The Store in portable SQL; backends add connections, transactions and column types."""
 
     # migrations ----------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -236,14 +142,13 @@ class SqlStore(Store):
                 self._write_manifest(cur, ws)
             self._many(
                 cur,
-                f"INSERT INTO windows ({_WINDOW_COLS}) VALUES ({_marks(15)}) "
-                "ON CONFLICT DO NOTHING",
+                f"INSERT INTO windows ({WINDOW_COLS}) VALUES ({marks(15)}) ON CONFLICT DO NOTHING",
                 [astuple(w) for w in ws.windows],
             )
             # Only a newer window moves the shadow: batches arrive in any order.
             self._many(
                 cur,
-                f"INSERT INTO shadow ({_SHADOW_COLS}) VALUES ({_marks(11)}) "
+                f"INSERT INTO shadow ({SHADOW_COLS}) VALUES ({marks(11)}) "
                 "ON CONFLICT (site, asset, signal) DO UPDATE SET start = excluded.start, "
                 "length_s = excluded.length_s, value = excluded.value, ts = excluded.ts, "
                 "count = excluded.count, bad = excluded.bad, uncertain = excluded.uncertain, "
@@ -258,7 +163,7 @@ class SqlStore(Store):
             )
             self._many(
                 cur,
-                f"INSERT INTO events ({_EVENT_COLS}) VALUES ({_marks(12)}) ON CONFLICT DO NOTHING",
+                f"INSERT INTO events ({EVENT_COLS}) VALUES ({marks(12)}) ON CONFLICT DO NOTHING",
                 [astuple(e) for e in ws.events],
             )
             self._many(
@@ -267,6 +172,7 @@ class SqlStore(Store):
                 "ON CONFLICT DO NOTHING",
                 [astuple(h) for h in ws.heartbeats],
             )
+            self._write_alarms_and_state(cur, ws)
             self._exec(
                 cur,
                 "UPDATE edges SET last_seen = ? WHERE edge_id = ?",
@@ -303,108 +209,3 @@ class SqlStore(Store):
             [astuple(t) for t in ws.asset_types],
         )
         self._exec(cur, "UPDATE edges SET site = ? WHERE edge_id = ?", (s.site, ws.edge_id))
-
-    # reads ---------------------------------------------------------------------------------
-    def _sites(self, where: str, params: Sequence[Any]) -> list[SiteRow]:
-        rows = self._read(
-            "SELECT site, name, enterprise, edge_id, manifest_hash, manifest_epoch, manifest_seq, "
-            f"updated_at FROM sites {where} ORDER BY site",
-            params,
-        )
-        return [SiteRow(*r) for r in rows]
-
-    def site(self, site: str) -> SiteRow | None:
-        """Return one site or None."""
-        rows = self._sites("WHERE site = ?", (site,))
-        return rows[0] if rows else None
-
-    def sites(self) -> list[SiteRow]:
-        """Return every site."""
-        return self._sites("", ())
-
-    def assets(self, site: str | None = None) -> list[AssetRow]:
-        """Return the active assets, by site and id."""
-        where, params = ("AND site = ?", (site,)) if site else ("", ())
-        rows = self._read(
-            "SELECT site, asset, type, name, area, line, attributes, active FROM assets "
-            f"WHERE active = 1 {where} ORDER BY site, asset",
-            params,
-        )
-        return [AssetRow(*r[:7], active=bool(r[7])) for r in rows]
-
-    def asset_types(self, site: str) -> list[AssetTypeRow]:
-        """Return a site's asset types."""
-        rows = self._read(
-            "SELECT site, name, body FROM asset_types WHERE site = ? ORDER BY name", (site,)
-        )
-        return [AssetTypeRow(*r) for r in rows]
-
-    def shadow(self, site: str | None = None, asset: str | None = None) -> list[ShadowRow]:
-        """Return the latest state of signals, by site, asset and signal."""
-        conds, params = [], []
-        if site is not None:
-            conds.append("site = ?")
-            params.append(site)
-        if asset is not None:
-            conds.append("asset = ?")
-            params.append(asset)
-        where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        rows = self._read(
-            f"SELECT {_SHADOW_COLS} FROM shadow {where} ORDER BY site, asset, signal", params
-        )
-        return [ShadowRow(*r) for r in rows]
-
-    def latest_scores(self, site: str, asset: str) -> ScoresRow | None:
-        """Return the newest scores of an asset."""
-        rows = self._read(
-            "SELECT site, asset, start, body FROM scores WHERE site = ? AND asset = ? "
-            "ORDER BY start DESC LIMIT 1",
-            (site, asset),
-        )
-        return ScoresRow(*rows[0]) if rows else None
-
-    def windows(
-        self,
-        site: str,
-        asset: str,
-        signal: str | None,
-        start: float | None,
-        end: float | None,
-        limit: int,
-    ) -> list[WindowRow]:
-        """Return window rows in ``[start, end)``, oldest first, at most ``limit``."""
-        conds, params = ["site = ?", "asset = ?"], [site, asset]
-        for cond, value in (("signal = ?", signal), ("start >= ?", start), ("start < ?", end)):
-            if value is not None:
-                conds.append(cond)
-                params.append(value)
-        rows = self._read(
-            f"SELECT {_WINDOW_COLS} FROM windows WHERE {' AND '.join(conds)} "
-            "ORDER BY start, signal LIMIT ?",
-            (*params, limit),
-        )
-        return [WindowRow(*r) for r in rows]
-
-    def events(
-        self, site: str | None = None, asset: str | None = None, limit: int = 100
-    ) -> list[EventRow]:
-        """Return events, newest first."""
-        conds, params = [], []
-        if site is not None:
-            conds.append("site = ?")
-            params.append(site)
-        if asset is not None:
-            conds.append("asset = ?")
-            params.append(asset)
-        where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        rows = self._read(
-            f"SELECT {_EVENT_COLS} FROM events {where} ORDER BY ts DESC, seq DESC LIMIT ?",
-            (*params, limit),
-        )
-        return [EventRow(*r) for r in rows]
-
-    def count(self, table: str) -> int:
-        """Return the row count of a known table."""
-        if table not in _TABLES:
-            raise ValueError(f"unknown table {table!r}; known: {', '.join(sorted(_TABLES))}")
-        return self._read(f"SELECT COUNT(*) FROM {table}")[0][0]

@@ -4,9 +4,19 @@
 const state = { pollMs: 2000, timer: null };
 
 function authHeaders() {
-  // Reads are designed for a token: once users exist, the login page stores it here.
+  // The login page stores the bearer token here; every API call needs it.
   const token = localStorage.getItem("egiz.token");
   return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function toLogin() {
+  localStorage.removeItem("egiz.token");
+  location.assign(`/dashboard/login.html?next=${encodeURIComponent(location.pathname)}`);
+}
+
+async function logout() {
+  await fetch("/api/v1/auth/logout", { method: "POST", headers: authHeaders() }).catch(() => {});
+  toLogin();
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -73,6 +83,7 @@ async function refresh() {
   const status = document.getElementById("status");
   try {
     const resp = await fetch("/api/v1/assets?latest=true", { headers: authHeaders() });
+    if (resp.status === 401) return toLogin();
     if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
     const body = await resp.json();
     render(body.data);
@@ -87,6 +98,9 @@ async function refresh() {
 }
 
 async function start() {
+  if (!localStorage.getItem("egiz.token")) return toLogin();
+  document.getElementById("user").textContent = localStorage.getItem("egiz.user") || "";
+  document.getElementById("logout").addEventListener("click", logout);
   try {
     const resp = await fetch("/dashboard/settings.json");
     if (resp.ok) state.pollMs = (await resp.json()).poll_ms || state.pollMs;

@@ -53,7 +53,12 @@ def test_ingest_api_one_invalid_record_stores_the_others(cloud, mk) -> None:
     assert ans["stored"] == [[1, 2], [4, 4]]
     assert ans["rejected"] == [{"index": 2, "seq": 3, "reason": "window.signals: Field required"}]
     assert ans["commands"] == [] and ans["epoch"] == "ep1" and ans["server_time"]
-    assert cloud.client.get("/api/v1/assets/plant.pump-1").json()["signals"][0]["value"] == 10.0
+    assert (
+        cloud.client.get("/api/v1/assets/plant.pump-1", headers=cloud.admin).json()["signals"][0][
+            "value"
+        ]
+        == 10.0
+    )
 
 
 def test_ingest_api_same_batch_twice_stored_once(cloud, mk) -> None:

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from egiz.cloud.store.migrations import LATEST
+
 
 @pytest.fixture
 def loaded(cloud, mk):
@@ -15,47 +17,54 @@ def loaded(cloud, mk):
 
 
 def test_assets_api_lists_global_ids_types_and_paths(loaded) -> None:
-    body = loaded.client.get("/api/v1/assets").json()
+    body = loaded.client.get("/api/v1/assets", headers=loaded.admin).json()
     assert body["count"] == 2
     a = body["data"][0]
     assert (a["id"], a["type"], a["path"]) == (
         "plant.pump-1", "pump", ["egiz", "plant", "pumping", "pump-1"],
     )  # fmt: skip
     assert a["signals"] is None
-    latest = loaded.client.get("/api/v1/assets", params={"latest": True}).json()["data"][0]
+    latest = loaded.client.get(
+        "/api/v1/assets", params={"latest": True}, headers=loaded.admin
+    ).json()["data"][0]
     assert {s["name"]: s["value"] for s in latest["signals"]} == {
         "flow": 20.0,
         "bearing_temp": 40.7,
     }
-    assert loaded.client.get("/api/v1/assets", params={"site": "x"}).json()["count"] == 0
+    assert (
+        loaded.client.get("/api/v1/assets", params={"site": "x"}, headers=loaded.admin).json()[
+            "count"
+        ]
+        == 0
+    )
 
 
 def test_asset_api_detail_has_latest_value_unit_ts_quality(loaded) -> None:
-    r = loaded.client.get("/api/v1/assets/plant.pump-1")
+    r = loaded.client.get("/api/v1/assets/plant.pump-1", headers=loaded.admin)
     assert r.status_code == 200
     flow = r.json()["signals"][0]
     assert flow["name"] == "flow" and flow["value"] == 20.0 and flow["unit"] == "m3/h"
     assert flow["quality"] == "good" and flow["ts"].startswith("2026-01-01T00:00:19.5")
     for bad in ("plant.pump-9", "nodot", "x.y"):
-        r = loaded.client.get(f"/api/v1/assets/{bad}")
+        r = loaded.client.get(f"/api/v1/assets/{bad}", headers=loaded.admin)
         assert r.status_code == 404 and r.json()["detail"]
 
 
 def test_history_api_filters_by_signal_and_range(loaded) -> None:
     url = "/api/v1/assets/plant.pump-1/history"
-    all_ = loaded.client.get(url).json()
+    all_ = loaded.client.get(url, headers=loaded.admin).json()
     assert all_["count"] == 4
     r = loaded.client.get(url, params={"signal": "flow", "start": "2026-01-01T00:00:05Z",
-                                       "end": "2026-01-01T00:01:00Z"}).json()  # fmt: skip
+                                       "end": "2026-01-01T00:01:00Z"}, headers=loaded.admin).json()  # fmt: skip
     assert [(p["start"][:19], p["last"]) for p in r["data"]] == [("2026-01-01T00:00:10", 20.0)]
-    cut = loaded.client.get(url, params={"limit": 1}).json()
+    cut = loaded.client.get(url, params={"limit": 1}, headers=loaded.admin).json()
     assert cut["count"] == 1 and cut["truncated"] is True
-    assert loaded.client.get(url, params={"limit": 0}).status_code == 422
+    assert loaded.client.get(url, params={"limit": 0}, headers=loaded.admin).status_code == 422
 
 
 def test_health_and_readiness(cloud) -> None:
     assert cloud.client.get("/healthz").json()["status"] == "ok"
-    assert cloud.client.get("/readyz").json() == {"status": "ok", "schema_version": 1}
+    assert cloud.client.get("/readyz").json() == {"status": "ok", "schema_version": LATEST}
 
 
 def test_docs_served_without_any_external_url(cloud) -> None:

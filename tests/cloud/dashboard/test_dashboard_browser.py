@@ -15,6 +15,7 @@ import uvicorn
 
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
+from egiz.cloud.services.auth import add_user
 from egiz.cloud.services.edges import add_edge
 
 pytestmark = pytest.mark.browser
@@ -34,6 +35,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Serve the cloud with uvicorn in a thread; yield (base URL, edge token)."""
     app = create_app(CloudSettings(db_url=f"sqlite:///{tmp_path}/c.db", dashboard_poll_s=0.3))
     token = add_edge(app.state.store, "edge-1")
+    add_user(app.state.store, "vera", "vera-password", {"plant": "viewer"})
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -77,6 +79,15 @@ def test_dashboard_shows_assets_and_live_values(server, browser, mk) -> None:
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{base}/")
+    page.wait_for_url("**/dashboard/login.html**")  # no token yet: the login page
+    page.fill("#username", "vera")
+    page.fill("#password", "wrong-password")
+    page.click("#submit")
+    page.locator("#error").wait_for()
+    assert "wrong username or password" in page.locator("#error").inner_text()
+    page.fill("#password", "vera-password")
+    page.click("#submit")
+    page.wait_for_url(f"{base}/dashboard/")
     cell = page.locator('td.value[data-asset="plant.pump-1"][data-signal="flow"]')
     cell.wait_for()
     assert cell.inner_text() == "10.00"
@@ -97,5 +108,7 @@ def test_dashboard_shows_assets_and_live_values(server, browser, mk) -> None:
     shots = os.environ.get("EGIZ_SCREENSHOTS")
     if shots:  # docs/screenshots are refreshed on request, never as a side effect of CI
         page.screenshot(path=f"{shots}/fleet.png", full_page=True)
+        page.goto(f"{base}/dashboard/login.html")
+        page.screenshot(path=f"{shots}/login.png")
     # Offline sites: the page loads nothing from anywhere but the cloud itself.
     assert requests and all(u.startswith(base) for u in requests), requests
