@@ -7,6 +7,8 @@ primary key is the table's only b-tree).
 
 from __future__ import annotations
 
+from .sql_commands import CONTROL_MIGRATION
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -85,6 +87,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 PRIMARY KEY (site, asset))""",
         ],
     ),
+    (3, *CONTROL_MIGRATION),
 ]
 
 LATEST = MIGRATIONS[-1][0]

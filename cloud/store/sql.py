@@ -19,11 +19,12 @@ from .base import (
 )
 from .sql_alarms import AlarmSql
 from .sql_auth import AuthSql
+from .sql_commands import ControlSql
 from .sql_reads import ReadSql
 from .sqlbase import EVENT_COLS, SHADOW_COLS, WINDOW_COLS, marks
 
 
-class SqlStore(ReadSql, AuthSql, AlarmSql, Store):
+class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, Store):
     """The Store in portable SQL; backends add connections, transactions and column types."""
 
     # migrations ----------------------------------------------------------------------------
