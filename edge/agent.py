@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -16,6 +17,7 @@ import httpx
 from egiz import __version__
 from egiz.contracts import SiteConfig, build_manifest, manifest_hash
 
+from .alarms import AlarmEngine
 from .normalize import Catalog, RefMap, normalize
 from .outbox import LANE_EVENT, LANE_MANIFEST, LANE_SUMMARY, Item, Outbox
 from .samples import SampleBatch
@@ -47,6 +49,7 @@ class EdgeAgent:
         self.runner = runner or PassThrough()
         self._http = http_client
         self.catalog = Catalog.from_site(config)
+        self.alarm_engine = AlarmEngine(config, self.catalog)
         self.sources: list[Source] = []
         self.outbox: Outbox | None = None
         self.windower: Windower | None = None
@@ -54,7 +57,6 @@ class EdgeAgent:
         self.status_port: int | None = None
         self.started = time.time()
         self.ready = asyncio.Event()
-        self.alarms: dict[str, dict[str, Any]] = {}
         self._pending: list[Item] = []
         self._rates: dict[str, deque[tuple[float, int]]] = {}
         self._counts: dict[str, int] = {}
@@ -75,6 +77,7 @@ class EdgeAgent:
         self.outbox = Outbox(self._path(ob.path), ob.max_bytes, ob.max_age_s)
         closed = int(self.outbox.meta("closed_k", str(NO_WINDOW)) or NO_WINDOW)
         self.windower = Windower(self.catalog, cfg.window.length_s, cfg.window.lateness_s, closed)
+        self.alarm_engine.load(json.loads(self.outbox.meta("alarms", "[]") or "[]"))
         self._startup_records()
         status = StatusServer(self.stats, cfg.status.host, cfg.status.port)
         self.status_port = await status.start()
@@ -191,6 +194,9 @@ class EdgeAgent:
                     {"source": src.name},
                 )
             )
+        for body in self.alarm_engine.update(norm):
+            ts = datetime.fromisoformat(body["ts"]).timestamp()
+            self._pending.append(Item(LANE_EVENT, body, asset=body["asset"], data_ts=ts))
         self.windower.add(norm, src.name)
         self._commit(self.windower.close())
 
@@ -209,7 +215,10 @@ class EdgeAgent:
             items.append(
                 Item(LANE_SUMMARY, body, asset=res.asset, data_ts=res.start, span=res.length_s)
             )
-        self.outbox.add(items, meta={"closed_k": str(self.windower.closed_k)})
+        meta = {"closed_k": str(self.windower.closed_k)}
+        if self.alarm_engine.alarms:
+            meta["alarms"] = json.dumps(self.alarm_engine.dump())
+        self.outbox.add(items, meta=meta)
         if self.uplink is not None:
             self.uplink.wake.set()
 
@@ -331,7 +340,7 @@ class EdgeAgent:
             "records_synced": up.get("records_synced", 0),
             "outbox": outbox,
             "uplink": up,
-            "alarms": list(self.alarms.values()),
+            "alarms": self.alarm_engine.active(),
             "task_failures": self.task_failures,
         }
 

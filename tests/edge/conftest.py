@@ -156,7 +156,13 @@ PUMP = {
     "name": "pump",
     "signals": [
         {"name": "flow", "unit": "m3/h", "kind": "flow", "range": [0, 500]},
-        {"name": "bearing_temp", "unit": "degC", "kind": "temperature", "range": [-40, 200]},
+        {
+            "name": "bearing_temp",
+            "unit": "degC",
+            "kind": "temperature",
+            "range": [-40, 200],
+            "limits": {"hi": 120, "deadband": 5},
+        },
     ],
 }
 MOTOR = {

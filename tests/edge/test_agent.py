@@ -135,6 +135,12 @@ async def _agent_end_to_end(tmp_path, kit, mosquitto):
                 15,
                 "malformed event",
             )
+            active = agent.stats()["alarms"]
+            await wait_for(
+                lambda: any(e["kind"] == "alarm_raise" for e in cloud.of_type("event")),
+                10,
+                "the alarm event",
+            )
             stop.set()
             await run
             pub.loop_stop()
@@ -153,6 +159,15 @@ async def _agent_end_to_end(tmp_path, kit, mosquitto):
             assert math.isclose(g[f], s[f], rel_tol=1e-9, abs_tol=1e-9), (key, f)
     assert set(want) <= set(got)
     assert len(cloud.of_type("manifest")) == 1
+    # (212 + i - 32) / 1.8 > 120 from i = 37: raised at that sample's data time, still active
+    (alarm,) = [e for e in cloud.of_type("event") if e["kind"].startswith("alarm")]
+    assert (alarm["asset"], alarm["signal"], alarm["data"]["limit"]) == (
+        "pump-1",
+        "bearing_temp",
+        "hi",
+    )
+    assert math.isclose(datetime.fromisoformat(alarm["ts"]).timestamp(), T0 + 3.7, abs_tol=1e-6)
+    assert [a["alarm_id"] for a in active] == [alarm["alarm_id"]]
     assert status["sources"]["plc"]["state"] == "connected"
     assert status["windows_made"] >= 8 and status["samples"]["opcua"] >= 80
     assert {epoch for epoch, _seq in cloud.records} == {status["outbox"]["epoch"]}
