@@ -6,7 +6,6 @@ it. A sample is a float or a 1-D array of signals; higher scores are more anomal
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 
@@ -108,15 +107,14 @@ class TailProbability:
         self.min_history = min_history
 
     def _surprise(self, v: np.ndarray) -> float:
-        m = len(self.order_)
+        m = self.count_
         if m < self.min_history:
             return 0.0
-        p_min = 1.0
-        for j, value in enumerate(v):
-            below = bisect.bisect_right(self.sorted_[j], value)
-            p = min(below + 1, m - below + 1) / (m + 1)
-            p_min = min(p_min, p)
-        return -math.log10(min(1.0, p_min * v.size))
+        below = np.array(
+            [np.searchsorted(self.sorted_[j, :m], v[j], "right") for j in range(v.size)]
+        )
+        p = np.minimum(below + 1, m - below + 1) / (m + 1)
+        return -math.log10(min(1.0, float(p.min()) * v.size))
 
     def score_one(self, x: float | np.ndarray) -> float:
         """Mean surprise of the last ``smoothing − 1`` learned samples and this one."""
@@ -130,18 +128,30 @@ class TailProbability:
         """Add the sample's surprise to the smoothing span and its value to the history."""
         v = _vec(x)
         if not hasattr(self, "sorted_"):
-            self.sorted_ = [[] for _ in range(v.size)]
-            self.order_: deque[np.ndarray] = deque()
+            # Sorted copy per signal plus a ring buffer in arrival order: 16 bytes per
+            # sample and signal, and O(history) memmoves instead of Python objects.
+            self.sorted_ = np.empty((v.size, self.history))
+            self.ring_ = np.empty((self.history, v.size))
+            self.count_ = 0
+            self.next_ = 0
             self.recent_: deque[float] = deque(maxlen=max(1, self.smoothing))
         self.recent_.append(self._surprise(v))
-        for j, value in enumerate(v):
-            bisect.insort(self.sorted_[j], float(value))
-        self.order_.append(v)
-        if len(self.order_) > self.history:
-            old = self.order_.popleft()
-            for j, value in enumerate(old):
-                col = self.sorted_[j]
-                del col[bisect.bisect_left(col, float(value))]
+        m = self.count_
+        for j in range(v.size):
+            col = self.sorted_[j]
+            if m == self.history:  # evict the oldest sample of this signal
+                old = self.ring_[self.next_, j]
+                k = int(np.searchsorted(col, old, "left"))
+                col[k : m - 1] = col[k + 1 : m].copy()
+                n = m - 1
+            else:
+                n = m
+            k = int(np.searchsorted(col[:n], v[j], "right"))
+            col[k + 1 : n + 1] = col[k:n].copy()
+            col[k] = v[j]
+        self.ring_[self.next_] = v
+        self.next_ = (self.next_ + 1) % self.history
+        self.count_ = min(m + 1, self.history)
 
 
 def score_stream(detector: object, xs: np.ndarray) -> np.ndarray:
