@@ -14,6 +14,18 @@ from .assets import (
 from .commands import COMMAND_TRANSITIONS, Command, CommandAction, CommandState
 from .errors import ConfigError, EgizError
 from .ids import global_id, split_global_id
+from .ledger import (
+    GENESIS,
+    LedgerEntry,
+    LedgerKind,
+    SignedHead,
+    VerifyReport,
+    canonical_json,
+    entry_hash,
+    head_message,
+    make_entry,
+    verify_chain,
+)
 from .loader import load_yaml_model
 from .manifest import build_manifest, manifest_hash
 from .records import (
@@ -61,6 +73,7 @@ from .site import (
 __all__ = [
     "ACCEPTED_SCHEMA_VERSIONS",
     "COMMAND_TRANSITIONS",
+    "GENESIS",
     "RECORD_ADAPTER",
     "SCHEMA_VERSION",
     "AlarmLimits",
@@ -78,7 +91,9 @@ __all__ = [
     "EventKind",
     "FailureMode",
     "Heartbeat",
+    "LedgerEntry",
     "LedgerHead",
+    "LedgerKind",
     "ModelRef",
     "ModelScores",
     "MqttPayloadConfig",
@@ -98,6 +113,7 @@ __all__ = [
     "SignalKind",
     "SignalSpec",
     "SignalStats",
+    "SignedHead",
     "SiteConfig",
     "SiteInfo",
     "SiteManifest",
@@ -107,13 +123,19 @@ __all__ = [
     "UplinkAnswer",
     "UplinkBatch",
     "UplinkConfig",
+    "VerifyReport",
     "WindowConfig",
     "WindowSummary",
     "build_manifest",
+    "canonical_json",
+    "entry_hash",
     "from_ranges",
     "global_id",
+    "head_message",
     "load_yaml_model",
+    "make_entry",
     "manifest_hash",
     "split_global_id",
     "to_ranges",
+    "verify_chain",
 ]
