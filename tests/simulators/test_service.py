@@ -13,6 +13,7 @@ from asyncua import Client, ua
 from paho.mqtt.enums import CallbackAPIVersion
 
 from egiz.simulators.engine import iso
+from egiz.simulators.scenario import parse_scenario
 from egiz.simulators.service import SimulatorService
 
 
@@ -100,6 +101,18 @@ def test_service_serves_what_it_logs(
     assert {t["asset"] for t in truth} == {"demo.pump-1", "demo.pump-2", "demo.motor-1"}
 
 
+#: constant demand, so only the setpoint moves the operating point
+STEADY = parse_scenario(
+    """\
+version: 1
+site: {id: demo}
+assets:
+  - {id: pump-1, type: centrifugal_pump, area: pumping, line: feed, protocol: opcua}
+""",
+    "steady.yaml",
+)
+
+
 def test_service_setpoint_and_methods_change_physics(tmp_path: Path, opcua_port: int) -> None:
     async def read(client: Client, name: str) -> float:
         return await client.get_node(f"ns=2;s=demo.pump-1.{name}").read_value()
@@ -109,7 +122,7 @@ def test_service_setpoint_and_methods_change_physics(tmp_path: Path, opcua_port:
 
     async def main() -> None:
         async with (
-            SimulatorService("demo", opcua_port=opcua_port, truth_dir=tmp_path, speed=10.0) as sim,
+            SimulatorService(STEADY, opcua_port=opcua_port, truth_dir=tmp_path, speed=10.0) as sim,
             Client(sim.opcua_endpoint) as client,
         ):
             await settle()
