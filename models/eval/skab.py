@@ -24,6 +24,16 @@ from egiz.models.eval import nab
 TRAIN_ROWS = 400
 CP_WINDOW = np.timedelta64(60, "s")
 
+#: Published SKAB leaderboard (all 34 files), outlier task: model -> (F1, FAR, MAR).
+PUBLISHED_OUTLIER: dict[str, tuple[float, float | None, float | None]] = {
+    "Conv-AE": (0.78, 0.136, None),
+    "MSET": (0.78, None, None),
+    "PCA T²+Q": (0.76, None, None),
+    "IsolationForest": (0.29, None, None),
+}
+#: Published SKAB leaderboard, change-point task, NAB standard (SKAB's own NAB variant).
+PUBLISHED_CP_NAB_STANDARD = {"MSCRED": 32.4}
+
 
 @dataclass(frozen=True)
 class SkabFile:
