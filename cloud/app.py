@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from egiz import __version__
 from egiz.contracts import UplinkBatch
 
-from .api import alarms, assets, auth, edges, events, fleet, health, ingest, ui, users
+from .api import alarms, assets, auth, edges, events, fleet, health, ingest, metrics, ui, users
 from .config import CloudSettings
 from .errors import (
     BadBatch,
@@ -26,6 +26,7 @@ from .errors import (
     TooManyRequests,
     Unauthorized,
 )
+from .metrics import CloudMetrics
 from .store import Store, open_store
 
 API_PREFIX = "/api/v1"
@@ -50,9 +51,11 @@ def _status(err: CloudError) -> int:
     return 500
 
 
-async def _on_cloud_error(_request: Request, err: Exception) -> JSONResponse:
+async def _on_cloud_error(request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, CloudError)
     status = _status(err)
+    if request.url.path == f"{API_PREFIX}/ingest":
+        request.app.state.metrics.batches.labels(str(status)).inc()
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(err, TooManyRequests):
         headers = {"Retry-After": str(int(err.retry_after))}
@@ -82,8 +85,10 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     )
     app.state.settings = settings
     app.state.store = the_store
+    app.state.metrics = CloudMetrics(the_store)
     app.add_exception_handler(CloudError, _on_cloud_error)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(ingest.router, prefix=API_PREFIX)
     for module in (auth, users, assets, alarms, events, edges, fleet):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class CloudSettings(BaseModel):
@@ -20,4 +20,7 @@ class CloudSettings(BaseModel):
     )
     dashboard_poll_s: float = Field(2.0, gt=0, description="how often the dashboard refreshes")
     token_ttl_s: float = Field(12 * 3600.0, gt=0, description="lifetime of a user's bearer token")
+    metrics_token: SecretStr | None = Field(
+        None, description="static bearer token a Prometheus scraper may use for /metrics"
+    )
     docs: bool = Field(True, description="serve Swagger UI at /docs (assets from the package)")

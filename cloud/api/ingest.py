@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from egiz.contracts import UplinkAnswer
 
 from ..errors import BodyTooLarge
-from ..services.ingest import decode_body, ingest, parse_batch
+from ..metrics import CloudMetrics
+from ..services.ingest import IngestStats, decode_body, ingest, parse_batch
 from ..store import Store
 from ..store.base import EdgeRow
 from .deps import EdgeDep, SettingsDep, StoreDep
@@ -26,9 +27,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _handle(
-    store: Store, edge: EdgeRow, raw: bytes, encoding: str | None, limit: int
+    store: Store, metrics: CloudMetrics, edge: EdgeRow, raw: bytes, encoding: str | None, limit: int
 ) -> UplinkAnswer:
-    return ingest(store, edge, parse_batch(decode_body(raw, encoding, limit)))
+    stats = IngestStats()
+    answer = ingest(store, edge, parse_batch(decode_body(raw, encoding, limit)), stats=stats)
+    for outcome in ("stored", "duplicates", "rejected"):
+        metrics.records.labels(edge.edge_id, outcome).inc(getattr(stats, outcome))
+    metrics.store_write.observe(stats.write_s)
+    metrics.batches.labels("200").inc()
+    return answer
 
 
 @router.post(
@@ -59,5 +66,6 @@ async def post_ingest(
         chunks.append(chunk)
     raw = b"".join(chunks)
     return await run_in_threadpool(
-        _handle, store, edge, raw, request.headers.get("content-encoding"), limit
-    )
+        _handle, store, request.app.state.metrics, edge, raw,
+        request.headers.get("content-encoding"), limit,
+    )  # fmt: skip

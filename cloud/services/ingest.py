@@ -46,6 +46,16 @@ from ..store.base import (
 )
 
 
+@dataclass
+class IngestStats:
+    """What one batch did: records newly stored, retried (already held), rejected."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    write_s: float = 0.0
+
+
 class RecordRejected(Exception):
     """One record that cannot be stored; its message is the reason sent back to the edge."""
 
@@ -122,7 +132,12 @@ def _signal_names(type_json: str) -> frozenset[str]:
 
 
 def ingest(
-    store: Store, edge: EdgeRow, batch: UplinkBatch, *, now: float | None = None
+    store: Store,
+    edge: EdgeRow,
+    batch: UplinkBatch,
+    *,
+    now: float | None = None,
+    stats: IngestStats | None = None,
 ) -> UplinkAnswer:
     """Store what is valid and new in ``batch`` from ``edge``; answer with held/rejected seqs."""
     if batch.edge_id != edge.edge_id:
@@ -137,7 +152,10 @@ def ingest(
             valid.append((i, RECORD_ADAPTER.validate_python(raw)))
         except ValidationError as err:
             rejected.append(Rejection(index=i, seq=seq, reason=_reason(err)))
+    n_unparsed = len(rejected)
     held = store.held_seqs(edge.edge_id, batch.epoch, [r.seq for _, r in valid])
+    # The edge row may predate a manifest that bound the edge to its site: read it afresh.
+    edge = store.edge(edge.edge_id) or edge
     reg = _Registry.load(store, edge.site)
     ws = WriteSet(edge_id=edge.edge_id, epoch=batch.epoch, received_at=now)
     newest: dict[tuple[str, str], ShadowRow] = {}
@@ -164,8 +182,13 @@ def ingest(
         ws.keys.append((rec.seq, rec.type))
         done.add(rec.seq)
     ws.shadow = list(newest.values())
+    t0 = time.perf_counter()
     if ws.keys:
         store.write(ws)
+    if stats is not None:
+        stats.stored, stats.rejected = len(done), len(rejected)
+        stats.duplicates = len(valid) - len(done) - (len(rejected) - n_unparsed)
+        stats.write_s = time.perf_counter() - t0
     return UplinkAnswer(
         epoch=batch.epoch,
         stored=to_ranges(held | done),

@@ -63,6 +63,7 @@ POST   /api/v1/edges                                 401 401 403 403 403 201 201
 POST   /api/v1/edges/{edge_id}/rotate                401 401 403 403 403 200 200 403
 POST   /api/v1/edges/{edge_id}/revoke                401 401 403 403 403 204 204 403
 GET    /api/v1/fleet/health                          401 401 200 200 200 200 200 200
+GET    /metrics                                      401 401 200 200 200 200 200 200
 """
 
 
