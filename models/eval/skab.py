@@ -57,6 +57,7 @@ class SkabResult:
     tn: int = 0
     nab_raw: dict[str, float] = field(default_factory=dict)
     nab_normalized: dict[str, float] = field(default_factory=dict)
+    skab_nab: dict[str, float] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -132,6 +133,46 @@ def changepoint_windows(ts: np.ndarray, changepoint: np.ndarray) -> list[tuple]:
     return out
 
 
+#: SKAB's NAB profiles (waico/SKAB core/metrics.py): A_tp, A_fp, A_fn per profile.
+SKAB_NAB_PROFILES = {
+    "standard": (1.0, -0.11, -1.0),
+    "reward_low_FP_rate": (1.0, -0.22, -1.0),
+    "reward_low_FN_rate": (1.0, -0.11, -2.0),
+}
+
+
+def skab_nab_parts(ts: np.ndarray, flips: np.ndarray, changepoint: np.ndarray) -> np.ndarray:
+    """Score, null and perfect per profile (3×3) with SKAB's own NAB variant.
+
+    As `single_evaluate_nab` of waico/SKAB (``window_width='60s'``, right-sided windows,
+    ``clear_anomalies_mode=True``, "cut right window", "improved" tanh scale, koef 1): every
+    predicted point outside a window costs A_fp, a window without one costs A_fn, and the
+    first point inside a window earns a tanh-shaped reward from A_tp (its left edge) to A_fp.
+    Pooled over files by summing the parts before normalizing, as SKAB's ``chp_score``.
+    """
+    bounds = [[ts[i], ts[i] + CP_WINDOW] for i in np.flatnonzero(changepoint)]
+    for k in range(len(bounds) - 1):
+        if bounds[k][1] >= bounds[k + 1][0]:
+            bounds[k + 1][0] = bounds[k][1]
+    pred = ts[np.asarray(flips) == 1]
+    inside = np.zeros(pred.size, dtype=bool)
+    first_rel = []
+    for t1, t2 in bounds:
+        hit = (pred >= t1) & (pred <= t2)
+        inside |= hit
+        if hit.any():
+            rel = (pred[hit][0] - t1) / (t2 - t1) if t2 > t1 else 0.0
+            first_rel.append(float(rel))
+    n_fp, n_fn = int((~inside).sum()), len(bounds) - len(first_rel)
+    x = np.linspace(-np.pi / 2, np.pi / 2, 1000)
+    out = np.zeros((3, 3))
+    for col, (a_tp, a_fp, a_fn) in enumerate(SKAB_NAB_PROFILES.values()):
+        y = (a_tp - a_fp) / 2 * -np.tanh(x) / np.tanh(np.pi / 2) + (a_tp - a_fp) / 2 + a_fp
+        tp = sum(float(y[min(int(r * 1000), 999)]) for r in first_rel)
+        out[:, col] = (a_fp * n_fp + a_fn * n_fn + tp, len(bounds) * a_fn, len(bounds) * a_tp)
+    return out
+
+
 def evaluate(
     data_dir: Path,
     make_detector: Callable[[], object],
@@ -141,6 +182,7 @@ def evaluate(
     root = Path(data_dir)
     result = SkabResult()
     cp_rows: dict[str, list[nab.SweepRows]] = {p: [] for p in nab.PROFILES}
+    skab_parts = np.zeros((3, 3))
     for path in find_files(root):
         f = read_file(path, root)
         if f.X.shape[0] <= train_rows:
@@ -160,6 +202,7 @@ def evaluate(
         ts = f.timestamps[train_rows:]
         flips = np.r_[pred[:1], pred[1:] != pred[:-1]].astype(float)
         windows = changepoint_windows(ts, f.changepoint[train_rows:])
+        skab_parts += skab_nab_parts(ts, flips, f.changepoint[train_rows:])
         for name, profile in nab.PROFILES.items():
             cp_rows[name].append(nab.sweep_file(ts, flips, windows, profile, probation_percent=0))
     for name, parts in cp_rows.items():
@@ -167,4 +210,7 @@ def evaluate(
         raw = nab.score_at(rows, 1.0).score
         result.nab_raw[name] = raw
         result.nab_normalized[name] = nab.normalized(raw, rows)
+    for col, name in enumerate(SKAB_NAB_PROFILES):
+        score, null, perfect = skab_parts[:, col]
+        result.skab_nab[name] = float(100 * (score - null) / (perfect - null))
     return result

@@ -28,6 +28,7 @@ def test_skab_valve1_outlier_f1_and_far_meet_acceptance() -> None:
     # The change-point NAB score is reported for every profile and beats the null detector.
     assert set(result.nab_normalized) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
     assert result.nab_normalized["standard"] > 0.0
+    assert set(result.skab_nab) == set(result.nab_normalized)
 
 
 def _copy_with_permuted_test_labels(src: Path, dst: Path, seed: int) -> None:
@@ -87,3 +88,21 @@ def test_skab_reads_any_folder_in_the_original_layout(tmp_path: Path) -> None:
     assert sorted(result.predictions) == ["other/10.csv", "valve1/2.csv", "valve2/0.csv"]
     with pytest.raises(FileNotFoundError, match="no SKAB CSV"):
         skab.find_files(tmp_path / "anomaly-free")
+
+
+def test_skab_own_nab_variant_rewards_and_costs() -> None:
+    """SKAB's NAB variant: a hit at the change point earns A_tp, each stray point costs A_fp."""
+    ts = np.datetime64("2020-03-09T10:00:00") + np.arange(300).astype("timedelta64[s]")
+    cp = np.zeros(300, dtype=bool)
+    cp[[50, 200]] = True
+    perfect = cp.astype(float)
+    parts = skab.skab_nab_parts(ts, perfect, cp)
+    np.testing.assert_allclose(parts[:, 0], [2.0, -2.0, 2.0])  # score, null, perfect
+    late = np.zeros(300)
+    late[[110, 200, 280]] = 1.0  # a hit at the right edge of window 1 is worth ~A_fp
+    parts = skab.skab_nab_parts(ts, late, cp)
+    # window 1: first point at t=110 is its right edge -> y[999] = A_fp; window 2: hit at
+    # its change point (+1); t=280 is an FP (−0.11).
+    assert parts[0, 0] == pytest.approx(-0.11 + 1.0 - 0.11)
+    empty = skab.skab_nab_parts(ts, np.zeros(300), cp)
+    assert empty[0, 0] == empty[1, 0] == -2.0
