@@ -54,3 +54,24 @@ def test_nab_corpus_with_one_file_equals_that_file(tmp_path: Path) -> None:
     assert best.score == pytest.approx(-2.0)
     assert result.normalized["standard"] == pytest.approx(100 * 2.0 / 8.0)
     assert result.per_file["standard"][SERIES] == best
+
+
+def test_nab_corpus_pools_series_from_any_category(tmp_path: Path) -> None:
+    """A second series in another category folder is pooled, its windows named apart."""
+    (tmp_path / "artificialWithAnomaly").mkdir()
+    ts = np.datetime64("2014-04-01T00:00:00") + np.arange(4000) * np.timedelta64(5, "m")
+    values = np.sin(np.arange(4000) / 20.0)
+    values[3000:3010] += 8.0
+    with open(tmp_path / "artificialWithAnomaly" / "spike.csv", "w") as f:
+        f.write("timestamp,value\n")
+        f.writelines(f"{str(t).replace('T', ' ')},{v}\n" for t, v in zip(ts, values, strict=True))
+    labels = {"artificialWithAnomaly/spike.csv": [[f"{ts[2800]}.000000", f"{ts[3199]}.000000"]]}
+    (tmp_path / "windows.json").write_text(json.dumps(labels).replace("T", " "))
+    result = nab.evaluate_corpus(
+        tmp_path,
+        tmp_path / "windows.json",
+        lambda v: nab.to_unit_interval(score_stream(TailProbability(history=2000, smoothing=6), v)),
+    )
+    assert result.files == ("artificialWithAnomaly/spike.csv",)
+    own = result.per_file_optimum["standard"]["artificialWithAnomaly/spike.csv"]
+    assert own.tp > 0 and own.score > 0.0
