@@ -80,11 +80,24 @@ class Mahalanobis(_Detector):
     The ridge (in standardized units) keeps near-collinear signals from giving a singular or
     hair-trigger precision matrix; it plays the role of MSET's similarity regularisation.
 
+    Parameters
+    ----------
+    smoothing : int
+        Rows of the trailing mean applied to the standardized signals (1 = none).
+    drift_horizon : float
+        Rows over which a training trend widens a signal's scale (0 = off).
+    false_alarm_rate : float
+        Declared fraction of training rows allowed above the threshold.
+    margin : float
+        Factor applied to that training quantile.
+    ridge : float
+        Added to the covariance diagonal, in standardized units.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> det = Mahalanobis(smoothing=1).fit(rng.normal(size=(500, 3)))
-    >>> bool(det.predict(np.array([[8.0, 0.0, 0.0]]))[0])
+    >>> bool(det.predict(np.array([[12.0, 0.0, 0.0]]))[0])
     True
     """
 
@@ -116,7 +129,20 @@ class PCAT2Q(_Detector):
     """Hotelling T² in the principal subspace plus Q (squared prediction error) outside it.
 
     Both parts are divided by their training means before adding, so neither dominates by
-    scale. ``n_components`` < 1 keeps the components explaining that variance fraction.
+    scale.
+
+    Parameters
+    ----------
+    n_components : float
+        Below 1: keep the components explaining that variance fraction; else their number.
+    smoothing : int
+        Rows of the trailing mean applied to the standardized signals (1 = none).
+    drift_horizon : float
+        Rows over which a training trend widens a signal's scale (0 = off).
+    false_alarm_rate : float
+        Declared fraction of training rows allowed above the threshold.
+    margin : float
+        Factor applied to that training quantile.
 
     Examples
     --------
@@ -174,6 +200,21 @@ class IsolationForestDetector(_Detector):
 
     ``fit`` copies each tree into arrays, so scoring needs no scikit-learn (and the model can
     be exported as arrays + JSON).
+
+    Parameters
+    ----------
+    n_estimators, max_samples : int
+        Trees, and training rows drawn per tree.
+    smoothing : int
+        Rows of the trailing mean applied to the standardized signals (1 = none).
+    drift_horizon : float
+        Rows over which a training trend widens a signal's scale (0 = off).
+    false_alarm_rate : float
+        Declared fraction of training rows allowed above the threshold.
+    margin : float
+        Factor applied to that training quantile.
+    random_state : int
+        Seed of the forest; equal seeds give equal models.
 
     Examples
     --------

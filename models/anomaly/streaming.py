@@ -19,6 +19,13 @@ def _vec(x: float | np.ndarray) -> np.ndarray:
 class RobustZScore:
     """Largest |x − median| / (1.4826·MAD) over signals, against a trailing window.
 
+    Parameters
+    ----------
+    window : int
+        Samples kept in the trailing window.
+    min_history : int
+        Samples learned before scores are non-zero.
+
     Examples
     --------
     >>> det = RobustZScore(window=50, min_history=10)
@@ -52,6 +59,13 @@ class RobustZScore:
 
 class EWMAZScore:
     """Largest |x − EWMA mean| / EWMA std over signals (exponentially forgetting, O(1)).
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the newest sample in the running mean and variance.
+    min_history : int
+        Samples learned before scores are non-zero.
 
     Examples
     --------
@@ -91,6 +105,15 @@ class TailProbability:
     log surprise over a short span makes a sustained excursion outrank a single spike — the
     idea of Numenta's anomaly likelihood (Ahmad et al. 2017) without the HTM in front.
     Several signals: the smallest p-value, Bonferroni-corrected.
+
+    Parameters
+    ----------
+    history : int
+        Samples kept for the rank p-values (6048 = 3 weeks at 5 min).
+    smoothing : int
+        Samples whose surprise is averaged into one score (72 = 6 h at 5 min).
+    min_history : int
+        Samples learned before scores are non-zero.
 
     Examples
     --------
