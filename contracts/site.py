@@ -172,6 +172,10 @@ class UplinkConfig(Contract):
     token: SecretStr | None = Field(None, description="bearer token (prefer token_file)")
     token_file: str | None = Field(None, description="file holding the bearer token")
     ca_file: str | None = Field(None, description="CA bundle to verify the cloud's certificate")
+    ledger_key: SecretStr | None = Field(
+        None, description="ledger signing key 'egk_...' from `egiz cloud edge add`"
+    )
+    ledger_key_file: str | None = Field(None, description="file holding the ledger signing key")
     interval_s: float = Field(1.0, gt=0, description="pause between batches when idle")
     max_batch_records: int = Field(500, ge=1, description="records per batch at most")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request")
@@ -216,6 +220,19 @@ class ControlPolicy(Contract):
     enabled: bool = False
     max_clock_offset_s: float = Field(5.0, gt=0)
     trips: tuple[TripRule, ...] = ()
+    source: Slug | None = Field(
+        None, description="OPC UA source whose session writes and calls; default: the first"
+    )
+    node_template: str = Field(
+        "ns=2;s={site}.{asset}.{name}", description="NodeId of a setpoint or signal"
+    )
+    method_template: str = Field(
+        "ns=2;s={site}.{asset}.{Name}", description="NodeId of a method ({Name} capitalized)"
+    )
+    object_template: str = Field("ns=2;s={site}.{asset}", description="NodeId of an asset object")
+    journal_path: str = Field("var/control.db", description="at-most-once execution journal")
+    ledger_path: str = Field("var/ledger.db", description="the edge's hash-chained ledger")
+    trip_poll_s: float = Field(0.5, gt=0, description="how often trip rules read their signals")
 
 
 class StatusConfig(Contract):
