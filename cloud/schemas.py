@@ -121,6 +121,13 @@ class Health(_Public):
 class LoginRequest(_Public):
     """Username and password."""
 
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"username": "admin", "password": "correct horse battery"}]
+        },
+    )
+
     username: str = Field(max_length=64, examples=["admin"])
     password: str = Field(max_length=256, examples=["correct horse battery staple"])
 
@@ -143,6 +150,14 @@ class UserPublic(_Public):
 
 class UserCreate(_Public):
     """A new user."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"username": "ops-1", "password": "a long passphrase",
+                          "grants": {"demo": "operator"}}]
+        },
+    )  # fmt: skip
 
     username: str = Field(max_length=64)
     password: str = Field(min_length=8, max_length=256)
@@ -191,6 +206,10 @@ class AlarmsPublic(_Public):
 
 class ShelveRequest(_Public):
     """How long to shelve an alarm (hide it from the active list without acknowledging)."""
+
+    model_config = ConfigDict(
+        frozen=True, json_schema_extra={"examples": [{"duration_s": 3600, "reason": "maintenance"}]}
+    )
 
     duration_s: float = Field(3600.0, gt=0, le=7 * 86400)
     reason: str = Field("", max_length=500)
@@ -252,6 +271,10 @@ class EdgesPublic(_Public):
 
 class EdgeCreate(_Public):
     """A new edge device."""
+
+    model_config = ConfigDict(
+        frozen=True, json_schema_extra={"examples": [{"edge_id": "edge-9", "site": "demo"}]}
+    )
 
     edge_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     site: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")

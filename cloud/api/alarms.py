@@ -13,7 +13,8 @@ from .deps import StoreDep, UserDep
 router = APIRouter(prefix="/alarms", tags=["alarms"])
 
 Site = Annotated[str, Path(description="site id", examples=["demo"])]
-AlarmId = Annotated[str, Path(description="edge-generated alarm id")]
+AlarmId = Annotated[str, Path(description="edge-generated alarm id", examples=["a-1"])]
+ClearedId = Annotated[str, Path(description="edge-generated alarm id", examples=["a-2"])]
 _ERR = {
     403: {"description": "no operator role on this site"},
     404: {"description": "no such alarm"},
@@ -60,6 +61,6 @@ def unshelve_alarm(store: StoreDep, user: UserDep, site: Site, alarm_id: AlarmId
 @router.post("/{site}/{alarm_id}/clear", response_model=AlarmPublic,
              responses={**_ERR, 409: {"description": "already cleared"}},
              summary="Clear an alarm by hand")  # fmt: skip
-def clear_alarm(store: StoreDep, user: UserDep, site: Site, alarm_id: AlarmId) -> AlarmPublic:
+def clear_alarm(store: StoreDep, user: UserDep, site: Site, alarm_id: ClearedId) -> AlarmPublic:
     """Clear an active alarm (e.g. its edge is gone for good)."""
     return alarms.clear(store, user, site, alarm_id)

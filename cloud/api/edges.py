@@ -13,7 +13,8 @@ from .deps import StoreDep, UserDep
 
 router = APIRouter(prefix="/edges", tags=["edges"])
 
-EdgeId = Annotated[str, Path(description="edge id")]
+EdgeId = Annotated[str, Path(description="edge id", examples=["edge-2"])]
+RevokedId = Annotated[str, Path(description="edge id", examples=["edge-3"])]
 _ERR = {403: {"description": "not an admin of the edge's site"},
         404: {"description": "no such edge"}}  # fmt: skip
 
@@ -42,7 +43,7 @@ def rotate_edge(store: StoreDep, user: UserDep, edge_id: EdgeId) -> EdgeToken:
 
 
 @router.post("/{edge_id}/revoke", status_code=204, responses=_ERR, summary="Revoke an edge")
-def revoke_edge(store: StoreDep, user: UserDep, edge_id: EdgeId) -> None:
+def revoke_edge(store: StoreDep, user: UserDep, edge_id: RevokedId) -> None:
     """The edge's token is refused from now on."""
     fleet.edge_site_check(store, user, edge_id)
     edges.revoke_edge(store, edge_id)

@@ -38,6 +38,13 @@ def _handle(
     return answer
 
 
+_EXAMPLE = {
+    "schema": 1, "edge_id": "edge-1", "epoch": "2026-01-01-a1", "batch_id": "b-1",
+    "sent_at": "2026-01-01T00:00:00Z",
+    "records": [{"type": "heartbeat", "seq": 1, "ts": "2026-01-01T00:00:00Z", "outbox_depth": 0}],
+}  # fmt: skip
+
+
 @router.post(
     "/ingest",
     response_model=UplinkAnswer,
@@ -48,7 +55,10 @@ def _handle(
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/UplinkBatch"}}
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/UplinkBatch"},
+                    "example": _EXAMPLE,
+                }
             },
         }
     },

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from ..schemas import UserCreate, UserPublic, UsersPublic
 from ..services import auth
@@ -32,7 +34,11 @@ def create_user(store: StoreDep, user: UserDep, body: UserCreate) -> UserPublic:
 
 @router.delete("/{username}", status_code=204, responses={404: {"description": "no such user"}},
                summary="Remove a user")  # fmt: skip
-def delete_user(store: StoreDep, user: UserDep, username: str) -> None:
+def delete_user(
+    store: StoreDep,
+    user: UserDep,
+    username: Annotated[str, Path(examples=["old-user"])],
+) -> None:
     """The user and every token it holds."""
     auth.authorize(user, auth.Action.manage_users, auth.ALL_SITES)
     auth.remove_user(store, username)

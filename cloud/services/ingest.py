@@ -45,6 +45,9 @@ from ..store.base import (
     WindowRow,
 )
 
+#: Largest integer both stores hold (SQLite INTEGER and PostgreSQL BIGINT are signed 64-bit).
+MAX_INT = 2**63 - 1
+
 
 @dataclass
 class IngestStats:
@@ -153,7 +156,7 @@ def ingest(
         except ValidationError as err:
             rejected.append(Rejection(index=i, seq=seq, reason=_reason(err)))
     n_unparsed = len(rejected)
-    held = store.held_seqs(edge.edge_id, batch.epoch, [r.seq for _, r in valid])
+    held = store.held_seqs(edge.edge_id, batch.epoch, [r.seq for _, r in valid if r.seq <= MAX_INT])
     # The edge row may predate a manifest that bound the edge to its site: read it afresh.
     edge = store.edge(edge.edge_id) or edge
     reg = _Registry.load(store, edge.site)
@@ -164,6 +167,8 @@ def ingest(
         if rec.seq in held or rec.seq in done:
             continue  # a retry: acknowledged, not stored again
         try:
+            if rec.seq > MAX_INT:
+                raise RecordRejected(f"seq {rec.seq} exceeds {MAX_INT} (64-bit storage)")
             if isinstance(rec, WindowSummary):
                 _window(reg, rec, ws, newest)
             elif isinstance(rec, SiteManifest):
@@ -217,6 +222,8 @@ def _window(
         )
     start = ts(rec.start)
     for name, s in rec.signals.items():
+        if max(s.count, s.bad, s.uncertain, s.out_of_range) > MAX_INT:
+            raise RecordRejected(f"signal {name!r}: a count exceeds {MAX_INT} (64-bit storage)")
         last_ts = ts(s.last_ts) if s.last_ts else None
         ws.windows.append(
             WindowRow(reg.site, rec.asset, name, start, rec.length_s, s.count, s.bad, s.uncertain,

@@ -204,3 +204,18 @@ def verify(
         seq = max((s for s, _ in heads), default=0) + 1
         return report.model_copy(update={"ok": False, "first_broken": seq, "reason": problem})
     return report
+
+
+def signer_for(store: Store) -> CloudSigner:
+    """Return the cloud signer of ``store``: ``EGIZ_LEDGER_KEY``, else a key file beside a
+    SQLite database, else ``var/cloud-ledger.key`` (production: a secret mount, see
+    docs/security.md)."""
+    signer = getattr(store, "_egiz_ledger_signer", None)
+    if signer is None:
+        path = os.environ.get(KEY_ENV)
+        db_path = getattr(store, "path", None)
+        if not path and isinstance(db_path, Path):
+            path = str(db_path.with_name(db_path.name + ".ledger-key"))
+        signer = CloudSigner(path)
+        store._egiz_ledger_signer = signer  # type: ignore[attr-defined]
+    return signer

@@ -1,0 +1,86 @@
+"""Maintenance records: what an engineer did to an asset, kept in the store and the ledger."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from ..errors import Forbidden, NotFound
+from ..store import Store
+from . import ledger
+from .auth import Action, Principal, Role, authorize
+
+#: Who may record maintenance: the people who do it or direct it.
+MAINTENANCE_ROLES = frozenset({Role.engineer, Role.operator, Role.admin})
+
+
+class MaintenanceCreate(BaseModel):
+    """One maintenance action on an asset."""
+
+    action: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", examples=["bearing_replaced"])
+    note: str = Field("", max_length=2000)
+    resets: list[str] = Field(
+        default_factory=lambda: ["health_baseline"],
+        description="what the twin should start afresh, e.g. the health baseline",
+    )
+
+
+class MaintenancePublic(BaseModel):
+    """A stored maintenance record and the ledger entry that holds it."""
+
+    id: str
+    asset: str
+    action: str
+    note: str
+    resets: list[str]
+    by: str
+    ts: datetime
+    ledger_seq: int
+
+
+class MaintenanceList(BaseModel):
+    """Maintenance records, newest first."""
+
+    data: list[MaintenancePublic]
+    count: int
+
+
+def record(store: Store, user: Principal, site: str, asset: str, req: MaintenanceCreate,
+           now: float | None = None) -> MaintenancePublic:  # fmt: skip
+    """Store a maintenance record and append it to the cloud ledger."""
+    now = time.time() if now is None else now
+    authorize(user, Action.read, site)
+    role = user.role_at(site)
+    if role not in MAINTENANCE_ROLES:
+        raise Forbidden(f"user {user.username!r} ({role}) may not record maintenance on {site!r}")
+    if not any(a.asset == asset for a in store.assets(site)):
+        raise NotFound(f"no asset {site}.{asset}")
+    rid = uuid.uuid4().hex
+    entry = ledger.append(store, ledger.signer_for(store), "maintenance", user.username,
+                          f"{site}.{asset}", {"id": rid, "action": req.action, "note": req.note,
+                                              "resets": req.resets}, now)  # fmt: skip
+    out = MaintenancePublic(id=rid, asset=f"{site}.{asset}", action=req.action, note=req.note,
+                            resets=req.resets, by=user.username,
+                            ts=datetime.fromtimestamp(now, UTC), ledger_seq=entry.seq)  # fmt: skip
+    store.add_maintenance(rid, site, asset, now, out.model_dump_json())
+    return out
+
+
+def list_for_asset(store: Store, user: Principal, site: str, asset: str) -> MaintenanceList:
+    """Maintenance records of one asset."""
+    authorize(user, Action.read, site)
+    data = [MaintenancePublic.model_validate_json(b) for b in store.maintenance(site, asset)]
+    return MaintenanceList(data=data, count=len(data))
+
+
+def reset_since(store: Store, site: str, asset: str, what: str) -> float | None:
+    """Return when ``what`` (e.g. the health baseline) of an asset was last reset, if ever."""
+    for body in store.maintenance(site, asset):
+        rec = json.loads(body)
+        if what in rec.get("resets", []):
+            return datetime.fromisoformat(rec["ts"]).timestamp()
+    return None
