@@ -34,7 +34,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--truth-dir", type=Path, help="write served.jsonl and truth.jsonl here")
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--duration", type=float, help="stop after this many wall seconds")
+    r.add_argument(
+        "--control-port", type=int, default=CONTROL_PORT, help="local HTTP control port (-1: off)"
+    )
     r.set_defaults(func=_wrap(run_run))
+
+    g = s.add_parser("generate", help="simulate offline as fast as numpy allows, to npz files")
+    _scenario_arg(g)
+    g.add_argument("--days", type=float, required=True, help="simulated days")
+    g.add_argument("--out", type=Path, required=True, help="output directory")
+    g.add_argument("--seed", type=int, help="override the scenario's seed")
+    g.add_argument("--step-s", type=float, help="override the scenario's step (default: its own)")
+    g.add_argument("--truth-every-s", type=float, default=60.0, help="truth label spacing")
+    g.set_defaults(func=_wrap(run_generate))
+
+    i = s.add_parser("inject", help="inject a fault into a running simulator (HTTP, 127.0.0.1)")
+    i.add_argument("--asset", help="asset id (not needed for communication faults)")
+    i.add_argument(
+        "--fault",
+        required=True,
+        help="machine fault (cavitation, imbalance, ...), sensor fault (stuck, drift, spike, "
+        "dropout, noise_burst, bad_quality; needs --signal) or communication fault "
+        "(server_restart, disconnect, publish_pause)",
+    )
+    i.add_argument("--signal", help="signal for a sensor fault")
+    i.add_argument("--severity", type=float, default=1.0)
+    i.add_argument("--duration", type=float, help="simulated seconds (default: until cleared)")
+    i.add_argument("--protocol", choices=("opcua", "mqtt"), help="for communication faults")
+    i.add_argument(
+        "--clear", action="store_true", help="clear the fault (all of the asset's if no --fault)"
+    )
+    _control_arg(i)
+    i.set_defaults(func=_wrap(run_inject))
+
+    st = s.add_parser("status", help="show a running simulator's status and ground truth")
+    _control_arg(st)
+    st.set_defaults(func=_wrap(run_status))
 
     c = s.add_parser("site-config", help="write the edge site config matching a scenario")
     _scenario_arg(c)
@@ -53,6 +88,84 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int)
     t.add_argument("--out", type=Path, help="file to write (default: stdout)")
     t.set_defaults(func=_wrap(run_truth))
+
+
+CONTROL_PORT = 8720
+
+
+def _control_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--control", default=f"http://127.0.0.1:{CONTROL_PORT}", help="control URL")
+
+
+def _call(base: str, method: str, path: str, body: dict | None = None) -> dict:
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base.rstrip("/") + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        raise EgizError(json.loads(err.read() or b"{}").get("error", str(err))) from None
+    except OSError as err:
+        raise EgizError(
+            f"no simulator answers at {base} ({err}) (fix: start `egiz sim run` or pass --control)"
+        ) from None
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Generate signals and truth offline."""
+    import time
+
+    from egiz.simulators.generate import generate
+    from egiz.simulators.scenario import load_scenario
+
+    began = time.perf_counter()
+    manifest = generate(
+        load_scenario(args.scenario),
+        args.out,
+        args.days,
+        seed=args.seed,
+        truth_every_s=args.truth_every_s,
+        step_s=args.step_s,
+    )
+    took = time.perf_counter() - began
+    print(
+        f"{manifest['samples']:,} samples of {len(manifest['signals'])} signals in {took:.1f} s "
+        f"({manifest['samples'] / took / 1e6:.1f} M samples/s) -> {args.out}"
+    )
+    return 0
+
+
+def run_inject(args: argparse.Namespace) -> int:
+    """Inject (or clear) a fault through the control endpoint."""
+    if args.clear:
+        if not args.asset:
+            raise EgizError("--clear needs --asset")
+        print(
+            json.dumps(
+                _call(args.control, "POST", "/clear", {"asset": args.asset, "fault": args.fault})
+            )
+        )
+        return 0
+    body = {
+        "asset": args.asset,
+        "fault": args.fault,
+        "severity": args.severity,
+        "signal": args.signal,
+        "duration_s": args.duration,
+        "protocol": args.protocol,
+    }
+    print(json.dumps(_call(args.control, "POST", "/inject", body)))
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the status of a running simulator."""
+    print(json.dumps(_call(args.control, "GET", "/status"), indent=2))
+    return 0
 
 
 def _scenario_arg(p: argparse.ArgumentParser) -> None:
@@ -110,8 +223,13 @@ def run_run(args: argparse.Namespace) -> int:
             speed=args.speed,
             truth_dir=args.truth_dir,
             seed=args.seed,
+            control_port=None if args.control_port < 0 else args.control_port,
         ) as sim:
-            print(f"OPC UA: {sim.opcua_endpoint or '-'}   MQTT: {args.mqtt or '-'}", flush=True)
+            print(
+                f"OPC UA: {sim.opcua_endpoint or '-'}   MQTT: {args.mqtt or '-'}   "
+                f"control: {sim.control_url or '-'}",
+                flush=True,
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.duration)
             print(f"served: {sim.counts}", flush=True)

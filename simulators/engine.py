@@ -77,7 +77,11 @@ class Engine:
     """Advance a scenario in simulated time; holds all physics and ground-truth state."""
 
     def __init__(
-        self, scenario: Scenario, start: datetime | None = None, seed: int | None = None
+        self,
+        scenario: Scenario,
+        start: datetime | None = None,
+        seed: int | None = None,
+        repair_after_h: float | None = None,
     ) -> None:
         self.scenario = scenario
         self.rng = np.random.default_rng(scenario.seed if seed is None else seed)
@@ -92,6 +96,20 @@ class Engine:
         self._hi: list[np.ndarray] = []
         self.active: list[_Active] = []
         self._last: np.ndarray | None = None
+        #: per-step truth of the last advance, rows in ``asset_ids`` order
+        self.block_truth: dict[str, np.ndarray] = {}
+        # Faults have their own random stream: adding one does not change the noise.
+        self._fault_rng = np.random.default_rng([scenario.seed if seed is None else seed, 1])
+        self._next_random = [
+            self.t + self._fault_rng.exponential(86400.0 / f.rate_per_day)
+            if f.rate_per_day
+            else math.inf
+            for f in scenario.faults
+        ]
+        self.events: list[dict] = []
+        self._failures_seen: set[tuple[str, float]] = set()
+        #: failed assets are repaired (Reset) this long after failing; None = stay failed
+        self.repair_after_h = repair_after_h
         for type_name in dict.fromkeys(a.type for a in scenario.assets):
             specs = [a for a in scenario.assets if a.type == type_name]
             group = GROUPS[type_name](
@@ -106,6 +124,11 @@ class Engine:
             self._lo.append(np.array([s.range[0] for s in spec.signals]))
             self._hi.append(np.array([s.range[1] for s in spec.signals]))
 
+    @property
+    def asset_ids(self) -> list[str]:
+        """Asset ids in engine (group) order: the row order of per-asset truth arrays."""
+        return [a for g in self.groups for a in g.ids]
+
     def _draw(self, specs: list) -> Degradation:
         """Draw stochastic onset and life of every configured degradation mode."""
         modes = [m.name for m in TYPES[specs[0].type].modes]
@@ -119,8 +142,103 @@ class Engine:
         return Degradation(onset, life)
 
     def advance(self, steps: int) -> Block:
-        """Advance ``steps`` steps; return the values of every signal at each new step."""
-        self._expire()
+        """Advance ``steps`` steps; return the values of every signal at each new step.
+
+        The block is split at fault start and end times so faults begin and end exactly.
+        """
+        blocks, truths = [], []
+        while steps > 0:
+            self._expire()
+            self._repair_due()
+            self._start_faults()
+            gap = (self._next_event() - self.t) / self.dt
+            n = steps if gap >= steps else max(1, math.ceil(gap))
+            blocks.append(self._advance(n))
+            truths.append(self._truth_block())
+            self._note_failures()
+            steps -= n
+        if len(blocks) == 1:
+            self.block_truth = truths[0]
+            return blocks[0]
+        self.block_truth = {k: np.concatenate([t[k] for t in truths], axis=1) for k in truths[0]}
+        return Block(
+            np.concatenate([b.times for b in blocks]),
+            np.concatenate([b.values for b in blocks], axis=1),
+            np.concatenate([b.status for b in blocks], axis=1),
+        )
+
+    def _truth_block(self) -> dict[str, np.ndarray]:
+        return {
+            k: np.concatenate([g.block_truth[k] for g in self.groups])
+            for k in ("rul_h", "health_index", "state")
+        }
+
+    def _next_event(self) -> float:
+        starts = [f.at_h * 3600.0 + self.t0 for f in self.scenario.faults if f.at_h is not None]
+        later = [t for t in starts if t > self.t]
+        ends = [a.until for a in self.active]
+        return min([math.inf, *later, *ends, *self._next_random, *self._repairs()])
+
+    def _repairs(self) -> list[float]:
+        if self.repair_after_h is None:
+            return []
+        wait = self.repair_after_h * 3600.0
+        return [
+            float(g.failure_ts[i]) + wait for g in self.groups for i in range(g.n) if g.failed[i]
+        ]
+
+    def _repair_due(self) -> None:
+        if self.repair_after_h is None:
+            return
+        wait = self.repair_after_h * 3600.0
+        for g in self.groups:
+            for i in np.nonzero(g.failed & (g.failure_ts + wait <= self.t))[0]:
+                self.command(g.ids[i], "reset")
+                self.events.append(
+                    {
+                        "asset": g.ids[i],
+                        "mode": "repair",
+                        "kind": "maintenance",
+                        "onset": iso(self.t),
+                    }
+                )
+
+    def _note_failures(self) -> None:
+        for g in self.groups:
+            for i in np.nonzero(g.failed & ~np.isnan(g.failure_ts))[0]:
+                key = (g.ids[i], float(g.failure_ts[i]))
+                if key not in self._failures_seen:
+                    self._failures_seen.add(key)
+                    modes = [m.name for j, m in enumerate(g.SPEC.modes) if g.wear_now[i, j] >= 1.0]
+                    self.events.append(
+                        {
+                            "asset": g.ids[i],
+                            "mode": ",".join(modes),
+                            "kind": "failure",
+                            "onset": iso(key[1]),
+                        }
+                    )
+
+    def _start_faults(self) -> None:
+        for j, f in enumerate(self.scenario.faults):
+            if f.at_h is not None:
+                due = self.t0 + f.at_h * 3600.0
+                if not (self.t - self.dt < due <= self.t) and not (
+                    due <= self.t0 and self.t == self.t0
+                ):
+                    continue
+            elif self._next_random[j] > self.t:
+                continue
+            else:
+                self._next_random[j] = self.t + self._fault_rng.exponential(
+                    86400.0 / f.rate_per_day
+                )
+            hours = self._fault_rng.uniform(*f.duration_h)
+            span = max(1, round(hours * 3600.0 / self.dt)) * self.dt  # whole steps
+            rec = self.inject(f.asset, f.fault, f.severity, f.signal, span)
+            self.events.append({"asset": f.asset, **rec, "until": iso(self.t + span)})
+
+    def _advance(self, steps: int) -> Block:
         times = self.t + self.dt * np.arange(1, steps + 1)
         parts = []
         for g, sigma, lo, hi in zip(self.groups, self._noise, self._lo, self._hi, strict=True):

@@ -92,6 +92,16 @@ class MqttPublisher:
             if len(self._pending) > 5000:
                 self._pending = [i for i in self._pending if not i.is_published()]
 
+    def drop_connection(self) -> None:
+        """Disconnect on purpose (communication fault); :meth:`restore_connection` undoes it."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def restore_connection(self) -> None:
+        """Reconnect after :meth:`drop_connection`."""
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
     async def stop(self, drain_s: float = 5.0) -> None:
         """Wait (bounded) until queued messages are acknowledged, then disconnect."""
         loop = asyncio.get_running_loop()

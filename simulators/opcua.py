@@ -86,14 +86,17 @@ class OpcUaServer:
     def __init__(self, scenario: Scenario, host: str, port: int, on_command: Command) -> None:
         self.scenario = scenario
         self.endpoint = f"opc.tcp://{host}:{port}/egiz/"
-        self.server = Server()
+        self.server: Server = Server()
         self.on_command = on_command
         self.nodes: dict[tuple[str, str], ua.NodeId] = {}
         self.setpoint_nodes: dict[tuple[str, str], ua.NodeId] = {}
         self._setpoint_seen: dict[tuple[str, str], float] = {}
 
     async def start(self, setpoints: dict[str, dict[str, float]]) -> None:
-        """Build the address space and start listening."""
+        """Build the address space and start listening (again, after :meth:`stop`)."""
+        self.server = Server()
+        self.nodes.clear()
+        self.setpoint_nodes.clear()
         await self.server.init()
         self.server.set_endpoint(self.endpoint)
         self.server.set_server_name(f"Egiz simulator: {self.scenario.site}")

@@ -32,6 +32,19 @@ class DegradationSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """A scheduled (``at_h``) or random (``rate_per_day``) fault; hours are simulated time."""
+
+    asset: str
+    fault: str
+    signal: str | None = None
+    severity: float = 1.0
+    at_h: float | None = None
+    rate_per_day: float | None = None
+    duration_h: tuple[float, float] = (1.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
 class AssetSpec:
     """One simulated asset, placed in the ISA-95 tree and assigned to a protocol."""
 
@@ -63,6 +76,7 @@ class Scenario:
     seed: int = 0
     step_s: float = 1.0
     start: datetime | None = None
+    faults: tuple[FaultSpec, ...] = ()
     file: str = ""
 
     def asset(self, asset_id: str) -> AssetSpec:
@@ -105,7 +119,11 @@ def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scen
         raise ScenarioError(
             "the scenario must be a YAML mapping", file=file, line=1, fix="see docs/simulators.md"
         )
-    r.keys(doc, "", ("version", "name", "description", "site", "seed", "step_s", "start", "assets"))
+    r.keys(
+        doc,
+        "",
+        ("version", "name", "description", "site", "seed", "step_s", "start", "assets", "faults"),
+    )
     if r.get(doc, "version", "", int, 1) != 1:
         r.fail(doc, "version", "version", "only version 1 exists", "set version: 1")
     site = r.need(doc, "site", "", LinedDict)
@@ -137,6 +155,10 @@ def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scen
                 "asset ids must be unique within the site",
             )
         seen.add(a.id)
+    faults = tuple(
+        _fault(r, f, j, {a.id: a for a in assets})
+        for j, f in enumerate(r.get(doc, "faults", "", LinedList, LinedList()))
+    )
     step = float(r.get(doc, "step_s", "", (int, float), 1.0))
     if step <= 0:
         r.fail(doc, "step_s", "step_s", "must be > 0", "use e.g. 1.0 (1 Hz)")
@@ -150,6 +172,7 @@ def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scen
         step_s=step,
         start=start,
         assets=assets,
+        faults=faults,
         file=file,
     )
 
@@ -238,6 +261,63 @@ def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
         params={k: float(v) for k, v in params.items()},
         profile=(kind, {k: float(v) for k, v in profile.items() if k != "kind"}),
         degradation=tuple(degs),
+    )
+
+
+def _fault(r: _Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpec:
+    from .engine import GROUPS, SENSOR_FAULTS
+
+    where = f"faults[{j}]"
+    r.keys(f, where, ("asset", "fault", "signal", "severity", "at_h", "rate_per_day", "duration_h"))
+    asset = r.need(f, "asset", where, str)
+    if asset not in assets:
+        r.fail(
+            f,
+            "asset",
+            f"{where}.asset",
+            f"no asset {asset!r} in this scenario",
+            _choices(asset, assets),
+        )
+    type_name = assets[asset].type
+    name = r.need(f, "fault", where, str)
+    known = (*GROUPS[type_name].FAULTS, *SENSOR_FAULTS)
+    if name not in known:
+        r.fail(
+            f,
+            "fault",
+            f"{where}.fault",
+            f"{type_name} has no fault {name!r}",
+            _choices(name, known),
+        )
+    signal = r.get(f, "signal", where, str, None)
+    names = TYPES[type_name].signal_names()
+    if name in SENSOR_FAULTS and signal not in names:
+        r.fail(
+            f,
+            "fault",
+            f"{where}.signal",
+            f"sensor fault {name!r} needs a signal",
+            "set signal: " + _choices(str(signal), names),
+        )
+    at_h = r.get(f, "at_h", where, (int, float), None)
+    rate = r.get(f, "rate_per_day", where, (int, float), None)
+    if (at_h is None) == (rate is None):
+        r.fail_line(
+            f.line,
+            where,
+            "give exactly one of at_h (scheduled) or rate_per_day (random)",
+            "add at_h: 12 or rate_per_day: 0.1",
+        )
+    return FaultSpec(
+        asset=asset,
+        fault=name,
+        signal=signal,
+        severity=float(r.get(f, "severity", where, (int, float), 1.0)),
+        at_h=None if at_h is None else float(at_h),
+        rate_per_day=None if rate is None else float(rate),
+        duration_h=r.span(f, "duration_h", where, positive=True)
+        if "duration_h" in f
+        else (1.0, 1.0),
     )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .control import ControlServer
 from .engine import STATUS_NAMES, Engine, iso
 from .mqtt import MqttPublisher, payload, topic
 from .opcua import OpcUaServer
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: a stalled loop never computes more than this many steps in one tick
 _MAX_STEPS_PER_TICK = 86400
+#: faults of the communication, handled here rather than in the engine
+COMM_FAULTS = ("server_restart", "disconnect", "publish_pause")
 
 
 class SimulatorService:
@@ -53,6 +56,7 @@ class SimulatorService:
         start: datetime | None = None,
         seed: int | None = None,
         max_serve_rate_hz: float = 20.0,
+        control_port: int | None = None,
     ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if speed <= 0:
@@ -76,6 +80,14 @@ class SimulatorService:
         self.steps = 0
         self._task: asyncio.Task | None = None
         self._plan = self._serving_plan()
+        self.control = (
+            ControlServer(self._handle, "127.0.0.1", control_port)
+            if control_port is not None
+            else None
+        )
+        self._paused = {"opcua": -math.inf, "mqtt": -math.inf}
+        self.comm_faults: list[dict] = []
+        self._background: set[asyncio.Task] = set()
 
     @property
     def opcua_endpoint(self) -> str | None:
@@ -114,13 +126,24 @@ class SimulatorService:
                 await self.opcua.start(sp)
             if self.mqtt:
                 await self.mqtt.start()
+            if self.control:
+                await self.control.start()
         except BaseException:
             await self.stop()
             raise
         self._task = asyncio.create_task(self._run(), name="egiz-sim")
 
+    @property
+    def control_url(self) -> str | None:
+        """The local HTTP control endpoint, or None when disabled."""
+        return self.control.url if self.control else None
+
     async def stop(self) -> None:
         """Stop the loop, the servers and close the logs (idempotent)."""
+        for task in list(self._background):
+            task.cancel()
+        if self.control:
+            await self.control.stop()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -178,6 +201,8 @@ class SimulatorService:
             t = float(block.times[k])
             ts, when = iso(t), datetime.fromtimestamp(t, UTC)
             for row, asset_id, signal, gid, proto, t_ in self._plan:
+                if t <= self._paused[proto]:
+                    continue  # nothing served is nothing logged
                 value = float(block.values[row, k])
                 status = int(block.status[row, k])
                 q = STATUS_NAMES[status]
@@ -192,3 +217,99 @@ class SimulatorService:
             if len(idx):
                 self.log.truth(self.engine.truth())
             self.log.flush()
+
+    async def inject(
+        self,
+        asset: str | None,
+        fault: str,
+        severity: float = 1.0,
+        signal: str | None = None,
+        duration_s: float | None = None,
+        protocol: str | None = None,
+    ) -> dict:
+        """Inject a machine, sensor or communication fault; durations are in simulated seconds."""
+        if fault not in COMM_FAULTS:
+            if not asset:
+                raise ValueError(f"fault {fault!r} needs an asset")
+            return self.engine.inject(asset, fault, severity, signal, duration_s)
+        default = {"server_restart": "opcua", "disconnect": "mqtt"}.get(fault)
+        protocols = [protocol] if protocol else ([default] if default else ["opcua", "mqtt"])
+        for proto in protocols:
+            if proto not in self._paused:
+                raise ValueError(f"unknown protocol {proto!r}; use opcua or mqtt")
+        duration = duration_s if duration_s is not None else 5.0 * self.engine.dt
+        until = self.engine.t + duration
+        record = {
+            "mode": fault,
+            "kind": "comm",
+            "protocols": protocols,
+            "onset": iso(self.engine.t),
+            "until": iso(until),
+        }
+        self.comm_faults.append(record)
+        for proto in protocols:
+            self._paused[proto] = max(self._paused[proto], until)
+        if fault == "server_restart" and self.opcua:
+            self._spawn(self._restart_opcua(duration / self.speed))
+        elif fault == "disconnect" and self.mqtt:
+            self.mqtt.drop_connection()
+            self._spawn(self._later(duration / self.speed, self.mqtt.restore_connection))
+        return record
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _later(self, wall_s: float, fn) -> None:
+        await asyncio.sleep(wall_s)
+        fn()
+
+    async def _restart_opcua(self, wall_s: float) -> None:
+        self._paused["opcua"] = math.inf
+        await self.opcua.stop()
+        await asyncio.sleep(wall_s)
+        sp = {a.id: self.engine.setpoints(a.id) for a in self.scenario.assets}
+        await self.opcua.start(sp)
+        self._paused["opcua"] = self.engine.t
+
+    def status(self) -> dict:
+        """Return what `egiz sim status` shows."""
+        return {
+            "scenario": self.scenario.name,
+            "site": self.scenario.site,
+            "data_time": iso(self.engine.t),
+            "steps": self.steps,
+            "speed": self.speed,
+            "served": dict(self.counts),
+            "opcua_endpoint": self.opcua_endpoint,
+            "active_faults": [
+                self.engine._describe(a) | {"asset": a.asset} for a in self.engine.active
+            ],
+            "comm_faults": self.comm_faults[-20:],
+            "truth": self.engine.truth(),
+        }
+
+    async def _handle(self, method: str, path: str, body: dict) -> tuple[int, object]:
+        if method == "GET" and path == "/status":
+            return 200, self.status()
+        if method != "POST":
+            return 404, {"error": f"no route {method} {path}"}
+        if path == "/inject":
+            return 200, await self.inject(
+                body.get("asset"),
+                body["fault"],
+                float(body.get("severity", 1.0)),
+                body.get("signal"),
+                body.get("duration_s"),
+                body.get("protocol"),
+            )
+        if path == "/clear":
+            return 200, {"cleared": self.engine.clear(body["asset"], body.get("fault"))}
+        if path == "/command":
+            self.command(body["asset"], body["action"])
+            return 200, {"ok": True}
+        if path == "/setpoint":
+            applied = await self.set_setpoint(body["asset"], body["name"], float(body["value"]))
+            return 200, {"applied": applied}
+        return 404, {"error": f"no route {method} {path}"}

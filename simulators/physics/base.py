@@ -66,6 +66,14 @@ class AssetGroup:
         out = self._physics(run, wear, level, dt)
         out["running"] = run
         self._record_truth(t_s, wear, broke)
+        failed = self.failed[:, None] | broke
+        left = self.deg.onset_h[:, :, None] + self.deg.life_h[:, :, None] - op_h[:, None, :]
+        #: per-step truth of this block, for offline generation (labels at every step)
+        self.block_truth = {
+            "rul_h": np.where(failed, 0.0, np.clip(left.min(axis=1), 0.0, None)),
+            "health_index": 100.0 * (1.0 - wear.max(axis=1, initial=0.0)),
+            "state": np.where(failed, 2, np.where(run > 0, 1, 0)).astype(np.int8),
+        }
         self.op_h = op_h[:, -1]
         self.failed |= broke[:, -1] | after[:, -1]
         self.wear_now = wear[:, :, -1]
