@@ -251,41 +251,52 @@ class IsolationForestDetector(_Detector):
             max_samples=min(self.max_samples, Z.shape[0]),
             random_state=self.random_state,
         ).fit(Z)
-        self.trees_ = []
+        # All trees in one node table (children as global indices; a leaf points at itself),
+        # so scoring walks every tree for every row at once, max_depth_ vectorised steps.
+        left, right, feat, thr, value, roots = [], [], [], [], [], []
+        base = 0
         for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
             t = est.tree_
+            n = t.node_count
             leaf = t.children_left == -1
-            # Path length credited at a leaf: its depth is added while walking; here the
-            # expected remaining depth c(n) of the unsplit samples (sklearn's convention).
-            extra = np.where(leaf, _avg_path(t.n_node_samples), 0.0)
-            self.trees_.append(
-                (
-                    t.children_left.copy(),
-                    t.children_right.copy(),
-                    np.asarray(feats)[np.maximum(t.feature, 0)],
-                    t.threshold.copy(),
-                    extra,
-                )
-            )
+            own = np.arange(base, base + n)
+            left.append(np.where(leaf, own, t.children_left + base))
+            right.append(np.where(leaf, own, t.children_right + base))
+            feat.append(np.asarray(feats)[np.maximum(t.feature, 0)])
+            thr.append(t.threshold)
+            # Path length credited at a leaf: its depth plus c(n) for the samples it did not
+            # split further (scikit-learn's convention).
+            value.append(np.where(leaf, _node_depth(t.children_left, t.children_right), 0.0))
+            value[-1] = value[-1] + np.where(leaf, _avg_path(t.n_node_samples), 0.0)
+            roots.append(base)
+            base += n
+        self.left_ = np.concatenate(left)
+        self.right_ = np.concatenate(right)
+        self.feature_ = np.concatenate(feat)
+        self.threshold_split_ = np.concatenate(thr)
+        self.leaf_value_ = np.concatenate(value)
+        self.roots_ = np.asarray(roots, dtype=np.intp)
+        self.max_depth_ = int(max(est.tree_.max_depth for est in forest.estimators_))
         self.max_samples_ = int(forest.max_samples_)
 
     def _score(self, Z: np.ndarray) -> np.ndarray:
-        depth = np.zeros(Z.shape[0])
-        rows = np.arange(Z.shape[0])
-        for left, right, feat, thr, extra in self.trees_:
-            node = np.zeros(Z.shape[0], dtype=np.intp)
-            d = np.zeros(Z.shape[0])
-            active = left[node] != -1
-            while active.any():
-                n = node[active]
-                go_left = Z[rows[active], feat[n]] <= thr[n]
-                node[active] = np.where(go_left, left[n], right[n])
-                d[active] += 1.0
-                active = left[node] != -1
-            depth += d + extra[node]
-        mean_depth = depth / len(self.trees_)
+        rows = np.arange(Z.shape[0])[None, :]
+        node = np.repeat(self.roots_[:, None], Z.shape[0], axis=1)
+        for _ in range(self.max_depth_):
+            go_left = Z[rows, self.feature_[node]] <= self.threshold_split_[node]
+            node = np.where(go_left, self.left_[node], self.right_[node])
+        mean_depth = self.leaf_value_[node].mean(axis=0)
         # sklearn's score_samples is −2^(−E[h]/c(ψ)); we return its negation (higher = worse).
         return 2.0 ** (-mean_depth / _avg_path(np.array([self.max_samples_]))[0])
+
+
+def _node_depth(children_left: np.ndarray, children_right: np.ndarray) -> np.ndarray:
+    """Depth of every node of one tree (root 0); nodes are numbered parents first."""
+    depth = np.zeros(children_left.size)
+    for i in range(children_left.size):
+        if children_left[i] != -1:
+            depth[children_left[i]] = depth[children_right[i]] = depth[i] + 1
+    return depth
 
 
 def _avg_path(n: np.ndarray) -> np.ndarray:
