@@ -13,6 +13,9 @@ from egiz import __version__
 from egiz.contracts import UplinkBatch
 
 from .api import alarms, assets, auth, edges, events, fleet, health, ingest, metrics, ui, users
+from .api import commands as commands_api
+from .api import ledger as ledger_api
+from .api import maintenance as maintenance_api
 from .config import CloudSettings
 from .errors import (
     BadBatch,
@@ -90,7 +93,8 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ingest.router, prefix=API_PREFIX)
-    for module in (auth, users, assets, alarms, events, edges, fleet):
+    for module in (auth, users, assets, alarms, events, edges, fleet,
+                   commands_api, maintenance_api, ledger_api):  # fmt: skip
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(ui.router)
     ui.mount_static(app, settings.docs)

@@ -352,15 +352,14 @@ def after_ingest(
             # The records are authenticated by the edge token; only the head is refused.
             log.warning("ingest: %s", err)
     on_receipts(store, edge_id, batch.command_acks, now)
-    signer = ledger.signer_for(store)
     for ev in events:
         if ev.kind == EventKind.command_result and ev.command_id:
             on_result(store, edge_id, ev, now)
         elif ev.kind == EventKind.state_change and ev.data.get("control") == "local_action":
-            ledger.append(store, signer, "local_action", f"edge:{edge_id}", ev.asset,
+            ledger.append(store, ledger.signer_for(store), "local_action", f"edge:{edge_id}", ev.asset,
                           {"message": ev.message, "ts": ev.ts.isoformat(), **ev.data}, now)  # fmt: skip
         elif ev.kind == EventKind.data_gap:
-            ledger.append(store, signer, "data_gap", f"edge:{edge_id}", ev.asset,
+            ledger.append(store, ledger.signer_for(store), "data_gap", f"edge:{edge_id}", ev.asset,
                           {"start": ev.start.isoformat() if ev.start else None,
                            "end": ev.end.isoformat() if ev.end else None,
                            "message": ev.message}, now)  # fmt: skip

@@ -194,11 +194,17 @@ def ingest(
         stats.stored, stats.rejected = len(done), len(rejected)
         stats.duplicates = len(valid) - len(done) - (len(rejected) - n_unparsed)
         stats.write_s = time.perf_counter() - t0
+    # Control and trust hook (issue 7): signed ledger head, command receipts and results of
+    # newly stored events only (a retried batch is not applied twice), commands to deliver.
+    from .commands import after_ingest
+
+    fresh = [r for _, r in valid if isinstance(r, Event) and r.seq in done]
+    commands = after_ingest(store, edge.edge_id, batch, fresh, now)
     return UplinkAnswer(
         epoch=batch.epoch,
         stored=to_ranges(held | done),
         rejected=sorted(rejected, key=lambda r: r.index),
-        commands=[],
+        commands=commands,
         server_time=datetime.fromtimestamp(now, UTC),
     )
 

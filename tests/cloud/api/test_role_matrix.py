@@ -64,6 +64,13 @@ POST   /api/v1/edges/{edge_id}/rotate                401 401 403 403 403 200 200
 POST   /api/v1/edges/{edge_id}/revoke                401 401 403 403 403 204 204 403
 GET    /api/v1/fleet/health                          401 401 200 200 200 200 200 200
 GET    /metrics                                      401 401 200 200 200 200 200 200
+GET    /api/v1/assets/{asset_id}/commands            401 401 200 200 200 200 200 403
+POST   /api/v1/assets/{asset_id}/commands            401 401 403 403 201 201 201 403
+GET    /api/v1/commands/{command_id}                 401 401 200 200 200 200 200 403
+POST   /api/v1/commands/{command_id}/approve         401 401 403 403 200 200 200 403
+GET    /api/v1/assets/{asset_id}/maintenance         401 401 200 200 200 200 200 403
+POST   /api/v1/assets/{asset_id}/maintenance         401 401 403 201 201 201 201 403
+GET    /api/v1/ledger/verify                         401 401 403 403 403 403 200 403
 """
 
 
@@ -103,7 +110,9 @@ class World:
         self.seq = itertools.count(1)
         self._ingest([{"type": "manifest", "seq": next(self.seq),
                        "site": {"id": "plant"}, "hash": "0" * 64,
-                       "asset_types": [{"name": "pump", "signals": [{"name": "flow", "unit": "m3/h"}]}],
+                       "asset_types": [{"name": "pump", "signals": [{"name": "flow", "unit": "m3/h"}],
+                                        "commands": [{"name": "stop"},
+                                                     {"name": "start", "critical": True}]}],
                        "assets": [{"id": "pump-1", "type": "pump", "area": "a"}]}])  # fmt: skip
 
     def _ingest(self, records: list[dict[str, Any]]) -> None:
@@ -129,6 +138,18 @@ class World:
                            "ts": "2026-01-01T00:00:00Z", "asset": "pump-1", "alarm_id": f"al-{n}"}])  # fmt: skip
         if "{edge_id}" in path:
             add_edge(self.store, f"ex-{n}", site="plant")
+        if "{command_id}" in path:  # a critical command by someone else, awaiting approval
+            from egiz.cloud.services import commands
+            from egiz.cloud.services.auth import authenticate_user
+
+            if self.store.user("cmd-issuer") is None:
+                add_user(self.store, "cmd-issuer", "issuer-password", {"*": "admin"})
+            issuer = authenticate_user(
+                self.store, f"Bearer {issue_token(self.store, 'cmd-issuer')[0]}"
+            )
+            fill["command_id"] = commands.create(
+                self.store, issuer, "plant", "pump-1", commands.CommandCreate(action="start")
+            ).id
         if "{username}" in path:
             add_user(self.store, f"u-{n}", "password-1", {"plant": "viewer"})
         url = path.format(**fill)
@@ -136,6 +157,8 @@ class World:
             "/api/v1/auth/login": {"username": "viewer", "password": "viewer-password"},
             "/api/v1/users": {"username": f"new-{n}", "password": "password-1", "grants": {"plant": "viewer"}},
             "/api/v1/edges": {"edge_id": f"new-{n}", "site": "plant"},
+            "/api/v1/assets/{asset_id}/commands": {"action": "stop"},
+            "/api/v1/assets/{asset_id}/maintenance": {"action": "bearing_replaced"},
             "/api/v1/ingest": {"edge_id": "edge-1", "epoch": "e2", "batch_id": "b",
                                "sent_at": "2026-01-01T00:00:00Z", "records": []},
         }.get(path)  # fmt: skip
