@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ from egiz.contracts.loader import validate_document
 from .broker import mqtt_broker
 
 log = logging.getLogger("egiz.demo")
+DEMO_USER = "admin"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,6 +86,9 @@ class DemoSite:
     store: Any
     url: str
     workdir: Path
+    username: str
+    password: str
+    api_token: str
 
 
 @contextlib.asynccontextmanager
@@ -123,6 +128,7 @@ async def run_site(
     window_s: float = 10.0,
 ) -> AsyncIterator[DemoSite]:
     """Run simulator → edge → cloud in this event loop; used by `egiz demo` and the e2e tests."""
+    from egiz.cloud.services.auth import add_user, issue_token
     from egiz.cloud.services.edges import add_edge
     from egiz.edge.agent import EdgeAgent
     from egiz.simulators import SimulatorService, load_scenario
@@ -137,6 +143,10 @@ async def run_site(
         store = app.state.store
         edge_id = f"{scen.site}-edge"
         token = add_edge(store, edge_id, site=scen.site)
+        # Every endpoint but /healthz needs a token: the demo creates its own admin.
+        password = secrets.token_urlsafe(12)
+        add_user(store, DEMO_USER, password, {"*": "admin"})
+        api_token, _ = issue_token(store, DEMO_USER)
         # A unique topic prefix keeps two demos on one shared broker apart.
         prefix = f"egiz-demo-{int(time.time() * 1000) % 10**9}"
         sim = SimulatorService(
@@ -168,7 +178,16 @@ async def run_site(
             stop = asyncio.Event()
             agent_task = asyncio.create_task(agent.run(stop))
             try:
-                yield DemoSite(sim=sim, agent=agent, store=store, url=url, workdir=workdir)
+                yield DemoSite(
+                    sim=sim,
+                    agent=agent,
+                    store=store,
+                    url=url,
+                    workdir=workdir,
+                    username=DEMO_USER,
+                    password=password,
+                    api_token=api_token,
+                )
             finally:
                 stop.set()
                 try:
@@ -221,6 +240,12 @@ async def _main(args: argparse.Namespace) -> int:
     ) as site:
         print(
             f"Egiz demo: dashboard {site.url}/   API {site.url}/api/v1/assets   docs {site.url}/docs"
+        )
+        print(f"  log in as {site.username} / {site.password}  (created for this demo run)")
+        creds = workdir / "credentials.txt"
+        creds.touch(mode=0o600)
+        creds.write_text(
+            f"user {site.username}\npassword {site.password}\napi_token {site.api_token}\n"
         )
         print(f"  site config {workdir / 'site.yaml'}, served-value log {workdir / 'truth'}")
         print(

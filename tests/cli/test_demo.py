@@ -33,6 +33,21 @@ def _norm_ts(ts: str) -> str:
     return dt.isoformat(timespec="milliseconds")
 
 
+def _login(base: str, creds: Path) -> dict[str, str]:
+    """Log in with the credentials the demo printed (also in credentials.txt); {} if not yet up."""
+    try:
+        fields = dict(line.split(" ", 1) for line in creds.read_text().splitlines())
+        r = httpx.post(
+            f"{base}/api/v1/auth/login",
+            json={"username": fields["user"], "password": fields["password"]},
+            timeout=5,
+        )
+    except (OSError, KeyError, ValueError, httpx.TransportError):
+        return {}
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 @pytest.mark.slow
 def test_demo_runs_for_its_duration_and_serves_the_simulated_values(
     tmp_path: Path, unused_port: int
@@ -48,19 +63,23 @@ def test_demo_runs_for_its_duration_and_serves_the_simulated_values(
     )
     base = f"http://127.0.0.1:{unused_port}"
     checked = 0
+    headers: dict[str, str] = {}
     try:
         deadline = time.monotonic() + 55
         assets: list[dict] = []
         while time.monotonic() < deadline:
             time.sleep(2)
-            try:
-                r = httpx.get(f"{base}/api/v1/assets", timeout=5)
-            except httpx.TransportError:
-                continue
+            if not headers:
+                headers = _login(base, workdir / "credentials.txt")
+                if not headers:
+                    continue
+            r = httpx.get(f"{base}/api/v1/assets", timeout=5, headers=headers)
+            assert r.status_code == 200, r.text
             assets = r.json()["data"]
             if len(assets) == 3 and checked == 0:
                 details = [
-                    httpx.get(f"{base}/api/v1/assets/{a['id']}", timeout=5).json() for a in assets
+                    httpx.get(f"{base}/api/v1/assets/{a['id']}", timeout=5, headers=headers).json()
+                    for a in assets
                 ]
                 if all(any(s["value"] is not None for s in d["signals"]) for d in details):
                     served = {
@@ -92,6 +111,7 @@ def test_demo_runs_for_its_duration_and_serves_the_simulated_values(
     )
     assert counts["opcua_samples"] > 0 and counts["mqtt_samples"] > 0, summary
     assert counts["signal_windows_in_cloud"] > 0 and counts["assets_in_cloud"] == 3, summary
+    assert "log in as admin / " in out
 
 
 def test_demo_help_describes_its_options() -> None:

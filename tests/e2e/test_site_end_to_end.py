@@ -30,7 +30,9 @@ REL_TOL = (
 async def _collect(workdir: Path) -> tuple[dict[str, list[dict]], set[str]]:
     async with (
         run_site(workdir=workdir, port=0, speed=SPEED, window_s=WINDOW_S) as site,
-        httpx.AsyncClient(base_url=site.url, timeout=10) as http,
+        httpx.AsyncClient(
+            base_url=site.url, timeout=10, headers={"Authorization": f"Bearer {site.api_token}"}
+        ) as http,
     ):
         deadline = asyncio.get_running_loop().time() + 120
         while True:
