@@ -1,25 +1,14 @@
-"""Anomaly detectors in the two STYLE.md shapes, and their registries."""
+"""Anomaly detectors in the two STYLE.md shapes, their registries and plain-data export."""
 
 from egiz.models.anomaly.batch import PCAT2Q, IsolationForestDetector, Mahalanobis
 from egiz.models.anomaly.calibration import calibrate_threshold, trailing_mean
+from egiz.models.anomaly.registry import BATCH_DETECTORS, DETECTORS, STREAMING_DETECTORS
+from egiz.models.anomaly.state import export_state, import_state
 from egiz.models.anomaly.streaming import EWMAZScore, RobustZScore, TailProbability, score_stream
-
-#: Streaming detectors (`learn_one` / `score_one`), by registry name.
-STREAMING_DETECTORS = {
-    "robust_z": RobustZScore,
-    "ewma_z": EWMAZScore,
-    "tail_probability": TailProbability,
-}
-
-#: Batch detectors (`fit` / `score_samples` / `predict`), by registry name.
-BATCH_DETECTORS = {
-    "mahalanobis": Mahalanobis,
-    "pca_t2q": PCAT2Q,
-    "isolation_forest": IsolationForestDetector,
-}
 
 __all__ = [
     "BATCH_DETECTORS",
+    "DETECTORS",
     "PCAT2Q",
     "STREAMING_DETECTORS",
     "EWMAZScore",
@@ -28,6 +17,8 @@ __all__ = [
     "RobustZScore",
     "TailProbability",
     "calibrate_threshold",
+    "export_state",
+    "import_state",
     "score_stream",
     "trailing_mean",
 ]

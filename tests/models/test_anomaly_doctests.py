@@ -10,6 +10,7 @@ import pytest
 MODULES = (
     "egiz.models.anomaly.batch",
     "egiz.models.anomaly.calibration",
+    "egiz.models.anomaly.state",
     "egiz.models.anomaly.streaming",
     "egiz.models.eval.nab",
 )
