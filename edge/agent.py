@@ -18,6 +18,7 @@ from egiz import __version__
 from egiz.contracts import SiteConfig, build_manifest, manifest_hash
 
 from .alarms import AlarmEngine
+from .control import Controller
 from .normalize import Catalog, RefMap, normalize
 from .outbox import LANE_EVENT, LANE_MANIFEST, LANE_SUMMARY, Item, Outbox
 from .samples import SampleBatch
@@ -54,6 +55,7 @@ class EdgeAgent:
         self.outbox: Outbox | None = None
         self.windower: Windower | None = None
         self.uplink: Uplink | None = None
+        self.control: Controller | None = None
         self.status_port: int | None = None
         self.started = time.time()
         self.ready = asyncio.Event()
@@ -94,6 +96,11 @@ class EdgeAgent:
             self._rates.setdefault(scfg.kind, deque(maxlen=12))
             tasks.append(self._guard(f"source {scfg.name}", _bind(self._pump, src, scfg.kind)))
         tasks.append(self._guard("housekeeping", _bind(self._housekeeping, stop)))
+        if cfg.control.enabled:  # issue 7: commands, read-back, local trips, signed ledger head
+            self.control = Controller(cfg, base_dir=self.base_dir, emit=self._control_emit,
+                                      clock_offset=lambda: self.uplink.clock_offset_s
+                                      if self.uplink else None)  # fmt: skip
+            tasks.append(self._guard("control", _bind(self.control.run, stop)))
         if cfg.uplink.url:
             self.uplink = Uplink(
                 cfg.uplink,
@@ -101,6 +108,8 @@ class EdgeAgent:
                 token=read_token(cfg.uplink, self.base_dir),
                 heartbeat=self._heartbeat,
                 client=self._http,
+                extras=self.control.uplink_extras if self.control else None,
+                on_answer=self.control.on_answer if self.control else None,
             )
         running = [asyncio.create_task(t) for t in tasks]
         # The uplink stops after the final flush, so a clean stop ships the last windows too.
@@ -256,6 +265,13 @@ class EdgeAgent:
             body["asset"] = asset
         return Item(LANE_EVENT, body, asset=asset, data_ts=now)
 
+    def _control_emit(self, body: dict[str, Any]) -> None:
+        """Queue a control event (command result, local trip) durably and wake the uplink."""
+        assert self.outbox is not None
+        self.outbox.add([Item(LANE_EVENT, body, asset=body.get("asset"), data_ts=time.time())])
+        if self.uplink is not None:
+            self.uplink.wake.set()
+
     def _note(self, note: SourceNote) -> None:
         sev = "low" if note.kind == "malformed_input" else "info"
         if note.kind == "source_status" and note.data.get("state") == "reconnecting":
@@ -342,6 +358,7 @@ class EdgeAgent:
             "uplink": up,
             "alarms": self.alarm_engine.active(),
             "task_failures": self.task_failures,
+            "control": self.control.stats() if self.control else None,
         }
 
 

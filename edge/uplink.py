@@ -53,10 +53,15 @@ class Uplink:
         token: str | None,
         heartbeat: Callable[[], dict[str, Any]] | None = None,
         client: httpx.AsyncClient | None = None,
+        extras: Callable[[], dict[str, Any]] | None = None,
+        on_answer: Callable[[UplinkAnswer], None] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
         self.heartbeat = heartbeat
+        # Control hooks (edge/control): ledger head + command receipts out, commands in.
+        self.extras = extras
+        self.on_answer = on_answer
         self._token = token
         self._client = client
         self._own_client = client is None
@@ -156,6 +161,7 @@ class Uplink:
                 "epoch": self.outbox.epoch,
                 "batch_id": str(uuid.uuid4()),
                 "sent_at": datetime.now(UTC).isoformat(),
+                **(self.extras() if self.extras else {}),
             },
             separators=(",", ":"),
         )
@@ -209,6 +215,8 @@ class Uplink:
             if seq is not None:
                 rejected[seq] = r.reason
         self.outbox.end(batch, stored, rejected)
+        if self.on_answer is not None:
+            self.on_answer(answer)
         mine = set(batch.seqs)
         self.synced += len(stored & mine)
         self.rejected += len(set(rejected) & mine)

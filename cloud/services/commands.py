@@ -228,8 +228,9 @@ def transition(
             body["command"]["reason"] = reason
         if extra and state == target:
             body.update(extra)
+        note = {"reason": reason} if reason and state == target else {}
         body.setdefault("history", []).append(
-            {"state": state.value, "at": now, "by": actor, **({"reason": reason} if reason else {})}
+            {"state": state.value, "at": now, "by": actor, **note}
         )
         text = json.dumps(body)
         if not store.update_command(command_id, row.state, state.value, text, now):

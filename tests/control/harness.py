@@ -1,0 +1,141 @@
+"""A whole site in one event loop for the control tests: simulator (OPC UA), edge agent with
+control enabled, and the cloud on uvicorn — which the test can take down and bring back on the
+same port to cut the edge's link."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from egiz.cloud.app import create_app
+from egiz.cloud.config import CloudSettings
+from egiz.cloud.services.auth import add_user, issue_token
+from egiz.cloud.services.edges import add_edge
+from egiz.cloud.services.ledger import issue_edge_key
+from egiz.cloud.store import open_store
+from egiz.contracts import SiteConfig
+from egiz.contracts.loader import validate_document
+from egiz.edge.agent import EdgeAgent
+from egiz.simulators import SimulatorService, load_scenario
+from egiz.simulators.siteconfig import site_config
+
+SITE, EDGE = "demo", "demo-edge"
+USERS = {"op": "operator", "op2": "operator", "viewer": "viewer", "eng": "engineer"}
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Site:
+    """Handles of the running site."""
+
+    sim: Any
+    agent: EdgeAgent
+    store: Any
+    url: str
+    port: int
+    tokens: dict[str, str] = field(default_factory=dict)
+    server: Any = None
+    task: Any = None
+
+    async def cloud_up(self) -> None:
+        """Serve the cloud on its port (the same store: state survives the outage)."""
+        app = create_app(CloudSettings(db_url=self.store.url), store=self.store)
+        cfg = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(cfg)
+        self.server.install_signal_handlers = lambda: None
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            assert not self.task.done(), "the cloud did not start"
+            await asyncio.sleep(0.05)
+
+    async def cloud_down(self) -> None:
+        """Stop serving: the edge's uplink now fails (the link is down)."""
+        self.server.should_exit = True
+        await self.task
+
+    async def api(self, method: str, path: str, who: str, body: Any = None) -> httpx.Response:
+        """Call the cloud API as one of the test users."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as c:
+            return await c.request(method, "/api/v1" + path, json=body,
+                                   headers={"Authorization": f"Bearer {self.tokens[who]}"})  # fmt: skip
+
+    async def wait(self, what: str, fn: Any, within: float = 30.0) -> Any:
+        """Poll ``fn`` (sync or async) until it returns something truthy."""
+        deadline = time.monotonic() + within
+        while True:
+            got = fn()
+            if asyncio.iscoroutine(got):
+                got = await got
+            if got:
+                return got
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.2)
+
+    async def read(self, asset: str, name: str) -> float:
+        """Read a served value straight from the simulator's OPC UA address space."""
+        node = self.sim.opcua.server.get_node(f"ns=2;s={SITE}.{asset}.{name}")
+        return float(await node.read_value())
+
+
+@contextlib.asynccontextmanager
+async def run_site(workdir: Path, trips: list[dict[str, Any]]) -> AsyncIterator[Site]:
+    """Run simulator → edge (control on) → cloud; users op, op2 (operators), viewer, eng."""
+    store = open_store(f"sqlite:///{workdir / 'cloud.db'}")
+    token = add_edge(store, EDGE, site=SITE)
+    key = issue_edge_key(store, EDGE)
+    port = free_port()
+    site = Site(sim=None, agent=None, store=store, url=f"http://127.0.0.1:{port}", port=port)  # type: ignore[arg-type]
+    for name, role in USERS.items():
+        add_user(store, name, f"{name}-password", {SITE: role})
+        site.tokens[name] = issue_token(store, name)[0]
+    await site.cloud_up()
+    scen = load_scenario("demo")
+    sim = SimulatorService(scen, opcua_port=free_port(), mqtt_url=None, speed=1.0)
+    try:
+        async with sim:
+            doc = site_config(scen, opcua_endpoint=sim.opcua_endpoint or "", cloud_url=site.url,
+                              edge_id=EDGE, token=token, window_s=2.0)  # fmt: skip
+            doc["sources"] = [s for s in doc["sources"] if s["kind"] == "opcua"]
+            for t in doc["asset_types"]:  # a critical action needs a second person's approval
+                for c in t["commands"]:
+                    c["critical"] = c["name"] == "start"
+            doc["outbox"] = {"path": str(workdir / "outbox.db")}
+            doc["status"] = {"port": 0}
+            doc["window"]["lateness_s"] = 1.0
+            doc["uplink"].update(ledger_key=key, interval_s=0.2, heartbeat_interval_s=1.0,
+                                 backoff={"initial_s": 0.2, "max_s": 1.0})  # fmt: skip
+            doc["control"] = {"enabled": True, "trips": trips, "trip_poll_s": 0.2,
+                              "journal_path": str(workdir / "control.db"),
+                              "ledger_path": str(workdir / "ledger.db")}  # fmt: skip
+            config = validate_document(SiteConfig, doc, str(workdir / "site.yaml"))
+            agent = EdgeAgent(config, base_dir=workdir)
+            stop = asyncio.Event()
+            task = asyncio.create_task(agent.run(stop))
+            site.sim, site.agent = sim, agent
+            try:
+                yield site
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 30)
+                if agent.control is not None:
+                    agent.control.close()
+    finally:
+        if site.server is not None and not site.task.done():
+            await site.cloud_down()
+        store.close()
