@@ -123,8 +123,13 @@ def _with_store(args: argparse.Namespace, fn):  # type: ignore[no-untyped-def]
 
 def _edge_add(args: argparse.Namespace) -> int:
     from egiz.cloud.services.edges import add_edge
+    from egiz.cloud.services.ledger import issue_edge_key
 
-    token = _with_store(args, lambda s: add_edge(s, args.edge_id, site=args.site))
+    token, key = _with_store(args, lambda s: (add_edge(s, args.edge_id, site=args.site),
+                                              issue_edge_key(s, args.edge_id)))  # fmt: skip
+    # The ledger key first: scripts take the token from the last line.
+    print(f"edge {args.edge_id}: ledger signing key (shown once, site.yaml uplink.ledger_key):")
+    print(key)
     print(f"edge {args.edge_id} added; its token (shown once, put it in site.yaml uplink.token):")
     print(token)
     return 0
@@ -151,8 +156,12 @@ def _edge_list(args: argparse.Namespace) -> int:
 
 def _edge_rotate(args: argparse.Namespace) -> int:
     from egiz.cloud.services.edges import rotate_edge
+    from egiz.cloud.services.ledger import issue_edge_key
 
-    token = _with_store(args, lambda s: rotate_edge(s, args.edge_id))
+    token, key = _with_store(args, lambda s: (rotate_edge(s, args.edge_id),
+                                              issue_edge_key(s, args.edge_id)))  # fmt: skip
+    print(f"edge {args.edge_id}: new ledger signing key (heads signed before stay valid):")
+    print(key)
     print(f"edge {args.edge_id}: new token (the old one no longer works):")
     print(token)
     return 0
@@ -160,7 +169,8 @@ def _edge_rotate(args: argparse.Namespace) -> int:
 
 def _edge_revoke(args: argparse.Namespace) -> int:
     from egiz.cloud.services.edges import revoke_edge
+    from egiz.cloud.services.ledger import revoke_edge_keys
 
-    _with_store(args, lambda s: revoke_edge(s, args.edge_id))
+    _with_store(args, lambda s: (revoke_edge(s, args.edge_id), revoke_edge_keys(s, args.edge_id)))
     print(f"edge {args.edge_id} revoked")
     return 0
