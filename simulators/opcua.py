@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from asyncua import Server, ua
 
 from .catalog import TYPES
+from .history import SimHistory
 from .scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,14 @@ Command = Callable[[str, str], Awaitable[None] | None]
 class OpcUaServer:
     """Serve a scenario over OPC UA; the service pushes values and polls written setpoints."""
 
-    def __init__(self, scenario: Scenario, host: str, port: int, on_command: Command) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        host: str,
+        port: int,
+        on_command: Command,
+        history_s: float = 3600.0,
+    ) -> None:
         self.scenario = scenario
         self.endpoint = f"opc.tcp://{host}:{port}/egiz/"
         self.server: Server = Server()
@@ -91,12 +99,11 @@ class OpcUaServer:
         self.nodes: dict[tuple[str, str], ua.NodeId] = {}
         self.setpoint_nodes: dict[tuple[str, str], ua.NodeId] = {}
         self._setpoint_seen: dict[tuple[str, str], float] = {}
+        #: HistoryRead store, in simulated time; survives server restarts
+        self.history = SimHistory(history_s)
 
     async def start(self, setpoints: dict[str, dict[str, float]]) -> None:
-        """Build the address space and start listening (again, after :meth:`stop`)."""
-        self.server = Server()
-        self.nodes.clear()
-        self.setpoint_nodes.clear()
+        """Build the address space and start listening."""
         await self.server.init()
         self.server.set_endpoint(self.endpoint)
         self.server.set_server_name(f"Egiz simulator: {self.scenario.site}")
@@ -104,12 +111,17 @@ class OpcUaServer:
         idx = await self.server.register_namespace(namespace_uri(self.scenario.site))
         if idx != NAMESPACE_INDEX:  # the NodeIds we document and generate assume index 2
             raise RuntimeError(f"simulator namespace got index {idx}, expected {NAMESPACE_INDEX}")
+        self.server.iserver.history_manager.set_storage(self.history)
         await self._build(setpoints)
         await self.server.start()
 
     async def stop(self) -> None:
         """Stop the server (closes client sessions)."""
         await self.server.stop()
+
+    async def resume(self) -> None:
+        """Listen again after :meth:`stop`, same address space and history (a restart)."""
+        await self.server.start()
 
     def _nid(self, text: str) -> ua.NodeId:
         return ua.NodeId(text, NAMESPACE_INDEX)
@@ -203,6 +215,13 @@ class OpcUaServer:
         )
         now = datetime.now(UTC)
         if setpoint is None:
+            # Historized: clients that were away backfill with HistoryRead (Part 11).
+            await var.set_attr_bit(ua.AttributeIds.AccessLevel, ua.AccessLevel.HistoryRead)
+            await var.set_attr_bit(ua.AttributeIds.UserAccessLevel, ua.AccessLevel.HistoryRead)
+            await self.server.write_attribute_value(
+                nid, ua.DataValue(ua.Variant(True)), ua.AttributeIds.Historizing
+            )
+            await self.history.new_historized_node(nid, None)
             dv = ua.DataValue(
                 ua.Variant(0.0, ua.VariantType.Double),
                 StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData),
@@ -225,15 +244,14 @@ class OpcUaServer:
         """Expose one value with its status code and source timestamp (= simulated data time)."""
         nid = self.nodes[(asset_id, signal)]
         variant = ua.Variant(float(value) if value == value else 0.0, ua.VariantType.Double)
-        await self.server.write_attribute_value(
-            nid,
-            ua.DataValue(
-                variant,
-                StatusCode=ua.StatusCode(_STATUS[status]),
-                SourceTimestamp=ts,
-                ServerTimestamp=datetime.now(UTC),
-            ),
+        dv = ua.DataValue(
+            variant,
+            StatusCode=ua.StatusCode(_STATUS[status]),
+            SourceTimestamp=ts,
+            ServerTimestamp=datetime.now(UTC),
         )
+        await self.server.write_attribute_value(nid, dv)
+        self.history.save(nid, dv)
 
     def written_setpoints(self) -> list[tuple[str, str, float]]:
         """Return setpoints that clients changed since the last call."""

@@ -57,6 +57,7 @@ class SimulatorService:
         seed: int | None = None,
         max_serve_rate_hz: float = 20.0,
         control_port: int | None = None,
+        history_s: float = 3600.0,
     ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if speed <= 0:
@@ -68,7 +69,7 @@ class SimulatorService:
         self.engine = Engine(self.scenario, start=begin, seed=seed)
         has = {a.protocol for a in self.scenario.assets}
         self.opcua = (
-            OpcUaServer(self.scenario, opcua_host, opcua_port, self._command)
+            OpcUaServer(self.scenario, opcua_host, opcua_port, self._command, history_s)
             if "opcua" in has and opcua_port is not None
             else None
         )
@@ -88,6 +89,7 @@ class SimulatorService:
         self._paused = {"opcua": -math.inf, "mqtt": -math.inf}
         self.comm_faults: list[dict] = []
         self._background: set[asyncio.Task] = set()
+        self._wall0 = 0.0
 
     @property
     def opcua_endpoint(self) -> str | None:
@@ -176,7 +178,7 @@ class SimulatorService:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         dt = self.engine.dt
-        wall0 = loop.time()
+        wall0 = self._wall0 = loop.time()
         steps_per_s = self.speed / dt
         stride = max(1, math.ceil(steps_per_s / self.max_serve_rate_hz))
         tick = max(dt / self.speed, 1.0 / self.max_serve_rate_hz)
@@ -267,11 +269,16 @@ class SimulatorService:
 
     async def _restart_opcua(self, wall_s: float) -> None:
         self._paused["opcua"] = math.inf
-        await self.opcua.stop()
+        await self.opcua.stop()  # every client session drops, as when a PLC reboots
         await asyncio.sleep(wall_s)
-        sp = {a.id: self.engine.setpoints(a.id) for a in self.scenario.assets}
-        await self.opcua.start(sp)
-        self._paused["opcua"] = self.engine.t
+        await self.opcua.resume()
+        # Steps that fall due while we were down are computed late; they were not served.
+        self._paused["opcua"] = self._sim_now()
+
+    def _sim_now(self) -> float:
+        """The data time the wall clock corresponds to now."""
+        loop = asyncio.get_running_loop()
+        return self.engine.t0 + (loop.time() - self._wall0) * self.speed
 
     def status(self) -> dict:
         """Return what `egiz sim status` shows."""
