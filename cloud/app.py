@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from egiz import __version__
 from egiz.contracts import UplinkBatch
@@ -30,9 +34,11 @@ from .errors import (
     Unauthorized,
 )
 from .metrics import CloudMetrics
+from .services import rollup
 from .store import Store, open_store
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 _STATUS: dict[type[CloudError], int] = {
     Unauthorized: 401,
@@ -74,7 +80,14 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if settings.maintenance_interval_s is not None:
+            task = asyncio.create_task(_maintenance(the_store, settings))
         yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if owned:
             the_store.close()
 
@@ -100,6 +113,18 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     ui.mount_static(app, settings.docs)
     _document_raw_bodies(app)
     return app
+
+
+async def _maintenance(store: Store, settings: CloudSettings) -> None:
+    """Roll up and apply retention every ``maintenance_interval_s`` (idempotent per replica)."""
+    assert settings.maintenance_interval_s is not None
+    while True:
+        await asyncio.sleep(settings.maintenance_interval_s)
+        try:
+            await run_in_threadpool(rollup.run_rollups, store)
+            await run_in_threadpool(rollup.apply_retention, store, settings.retention_s)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("maintenance failed")
 
 
 def _document_raw_bodies(app: FastAPI) -> None:

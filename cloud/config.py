@@ -23,4 +23,11 @@ class CloudSettings(BaseModel):
     metrics_token: SecretStr | None = Field(
         None, description="static bearer token a Prometheus scraper may use for /metrics"
     )
+    maintenance_interval_s: float | None = Field(
+        30.0, gt=0, description="how often rollups and retention run; None: never (tests)"
+    )
+    retention_s: dict[int, float | None] = Field(
+        default_factory=lambda: {0: 30 * 86400.0, 60: 400 * 86400.0, 3600: None},
+        description="keep per tier (0 = raw windows, 60, 3600), seconds of wall clock; None: forever",
+    )
     docs: bool = Field(True, description="serve Swagger UI at /docs (assets from the package)")

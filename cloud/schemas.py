@@ -109,6 +109,7 @@ class HistoryPublic(_Public):
     data: list[HistoryPoint]
     count: int
     truncated: bool = Field(description="true when `limit` cut the result; narrow the range")
+    resolution: str = Field("raw", description="raw windows, or the 1m / 1h rollup tier")
 
 
 class Health(_Public):

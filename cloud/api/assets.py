@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
@@ -62,6 +63,10 @@ Signal = Annotated[str | None, Query(description="only this signal")]
 Start = Annotated[datetime | None, Query(description="first window start (inclusive)")]
 End = Annotated[datetime | None, Query(description="last window start (exclusive)")]
 Limit = Annotated[int, Query(ge=1, le=twin.MAX_HISTORY)]
+Resolution = Annotated[
+    Literal["raw", "1m", "1h", "auto"],
+    Query(description="raw windows, 1-minute or 1-hour rollups, or auto (by span)"),
+]
 
 
 @router.get(
@@ -75,10 +80,11 @@ def read_history(
     start: Start = None,
     end: End = None,
     limit: Limit = twin.MAX_HISTORY,
+    resolution: Resolution = "raw",
 ) -> HistoryPublic:
-    """Window summaries of the asset, oldest first."""
+    """Window summaries (or rollups) of the asset, oldest first."""
     _site(user, asset_id)
-    return twin.history(store, asset_id, signal=signal, start=start, end=end, limit=limit)
+    return twin.history(store, asset_id, signal, start, end, limit, resolution)
 
 
 @router.get(
@@ -95,11 +101,13 @@ def export_history(
     start: Start = None,
     end: End = None,
     limit: Limit = twin.MAX_HISTORY,
+    resolution: Resolution = "raw",
 ) -> Response:
     """The same windows as ``/history``, as CSV for a spreadsheet (engineer role and up)."""
     _site(user, asset_id, Action.export)
-    h = twin.history(store, asset_id, signal=signal, start=start, end=end, limit=limit)
-    name = f"{asset_id}-{signal or 'all'}.csv"
+    h = twin.history(store, asset_id, signal, start, end, limit, resolution)
+    # Header values are latin-1: keep the file name to characters that survive any client.
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{asset_id}-{signal or 'all'}")[:120] + ".csv"
     return Response(
         twin.history_csv(h),
         media_type="text/csv",

@@ -13,8 +13,11 @@ from ..errors import NotFound
 from ..schemas import AssetPublic, AssetsPublic, HistoryPoint, HistoryPublic, SignalLatest
 from ..store import Store
 from ..store.base import AssetRow, ShadowRow
+from .rollup import resolution_for
 
 MAX_HISTORY = 10_000
+RESOLUTIONS = {"raw": 0, "1m": 60, "1h": 3600}
+TIER_NAMES = {v: k for k, v in RESOLUTIONS.items()}
 
 
 def _dt(t: float | None) -> datetime | None:
@@ -131,12 +134,20 @@ def history(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = MAX_HISTORY,
+    resolution: str = "raw",
 ) -> HistoryPublic:
-    """Return the window summaries of an asset in ``[start, end)``, oldest first."""
+    """Return the window summaries (or rollups) of an asset in ``[start, end)``, oldest first.
+
+    ``resolution``: ``raw``, ``1m``, ``1h``, or ``auto`` (by the span of start..end).
+    """
     a = _find(store, gid)
     t0 = None if start is None else _epoch(start)
     t1 = None if end is None else _epoch(end)
-    rows = store.windows(a.site, a.asset, signal, t0, t1, limit + 1)
+    if resolution == "auto":
+        tier = resolution_for(None if t0 is None or t1 is None else t1 - t0)
+    else:
+        tier = RESOLUTIONS[resolution]
+    rows = store.windows(a.site, a.asset, signal, t0, t1, limit + 1, tier)
     truncated = len(rows) > limit
     data = [
         HistoryPoint(
@@ -157,7 +168,7 @@ def history(
     ]
     return HistoryPublic(
         asset=gid, signal=signal, start=start, end=end, data=data, count=len(data),
-        truncated=truncated,
+        truncated=truncated, resolution=TIER_NAMES[tier],
     )  # fmt: skip
 
 

@@ -1,17 +1,18 @@
 """The store interface every backend implements, and the plain rows it reads and writes.
 
 Times are float seconds since the Unix epoch (UTC) in every table: portable between SQLite
-and PostgreSQL, cheap to index, and exact enough for window starts.
+and PostgreSQL, cheap to index, and exact enough for window starts. Rows are NamedTuples so
+they go to the driver as they are (no per-row conversion on the ingest hot path).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeRow:
+class EdgeRow(NamedTuple):
     """A provisioned edge device; only the hash of its token is kept."""
 
     edge_id: str
@@ -22,8 +23,7 @@ class EdgeRow:
     last_seen: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SiteRow:
+class SiteRow(NamedTuple):
     """A site registered by its edge's manifest."""
 
     site: str
@@ -36,8 +36,7 @@ class SiteRow:
     updated_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class AssetRow:
+class AssetRow(NamedTuple):
     """One asset of the digital master."""
 
     site: str
@@ -50,8 +49,7 @@ class AssetRow:
     active: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class AssetTypeRow:
+class AssetTypeRow(NamedTuple):
     """One asset type of a site's catalogue, as the JSON of the AssetType contract."""
 
     site: str
@@ -59,8 +57,7 @@ class AssetTypeRow:
     body: str
 
 
-@dataclass(frozen=True, slots=True)
-class WindowRow:
+class WindowRow(NamedTuple):
     """Statistics of one signal over one window (one row per asset, signal and start)."""
 
     site: str
@@ -80,8 +77,7 @@ class WindowRow:
     last_ts: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class ShadowRow:
+class ShadowRow(NamedTuple):
     """The latest state of one signal: the ``last`` of its newest window and that window's quality."""
 
     site: str
@@ -97,8 +93,7 @@ class ShadowRow:
     out_of_range: int
 
 
-@dataclass(frozen=True, slots=True)
-class ScoresRow:
+class ScoresRow(NamedTuple):
     """The model scores of one asset window (JSON of ModelScores)."""
 
     site: str
@@ -107,8 +102,7 @@ class ScoresRow:
     body: str
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
+class EventRow(NamedTuple):
     """An edge event, keyed like every record by (edge_id, epoch, seq)."""
 
     edge_id: str
@@ -125,8 +119,7 @@ class EventRow:
     body: str
 
 
-@dataclass(frozen=True, slots=True)
-class HeartbeatRow:
+class HeartbeatRow(NamedTuple):
     """An edge heartbeat (JSON of the Heartbeat contract)."""
 
     edge_id: str
@@ -136,8 +129,7 @@ class HeartbeatRow:
     body: str
 
 
-@dataclass(frozen=True, slots=True)
-class AssetStateRow:
+class AssetStateRow(NamedTuple):
     """The newest model output of an asset: health, anomaly and RUL with its interval."""
 
     site: str
@@ -153,8 +145,7 @@ class AssetStateRow:
     rul_unit: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AlarmRow:
+class AlarmRow(NamedTuple):
     """An alarm raised by an edge (edge-generated id) and its cloud-side ISA-18.2 state."""
 
     site: str
@@ -173,8 +164,7 @@ class AlarmRow:
     shelved_by: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserRow:
+class UserRow(NamedTuple):
     """A user; the password is kept only as a KDF hash."""
 
     username: str
@@ -300,8 +290,9 @@ class Store(ABC):
         start: float | None,
         end: float | None,
         limit: int,
+        tier: int = 0,
     ) -> list[WindowRow]:
-        """Return window rows with ``start <= window start < end``, oldest first."""
+        """Return rows of a tier (0 = raw windows, else rollup seconds) in ``[start, end)``."""
 
     @abstractmethod
     def events(
@@ -378,6 +369,25 @@ class Store(ABC):
     @abstractmethod
     def clear_login_failures(self, username: str) -> None:
         """Forget the failed logins of a user after a successful one."""
+
+    # rollups and retention ---------------------------------------------------------------
+    @abstractmethod
+    def dirty_buckets(self, limit: int = 10_000) -> list[tuple[str, str, float]]:
+        """Return (site, asset, 1-minute bucket start) whose raw windows changed."""
+
+    @abstractmethod
+    def replace_rollups(
+        self,
+        tier: int,
+        ranges: list[tuple[str, str, float, float]],
+        rows: list[WindowRow],
+        done: list[tuple[str, str, float]] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Replace a tier's rows in (site, asset, start, end) ranges; forget done buckets."""
+
+    @abstractmethod
+    def delete_before(self, tier: int, cutoff: float) -> int:
+        """Delete rows of a tier (0 = raw) starting before ``cutoff``; return the count."""
 
     @abstractmethod
     def count(self, table: str) -> int:

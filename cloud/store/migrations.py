@@ -88,6 +88,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
     (3, *CONTROL_MIGRATION),
+    (
+        4,
+        "rollup tiers of window summaries and the buckets waiting to be rolled up",
+        [
+            """CREATE TABLE rollups (
+                tier {big} NOT NULL, site TEXT NOT NULL, asset TEXT NOT NULL,
+                signal TEXT NOT NULL, start {real} NOT NULL, length_s {real} NOT NULL,
+                count {big} NOT NULL, bad {big} NOT NULL, uncertain {big} NOT NULL,
+                out_of_range {big} NOT NULL, min {real}, max {real}, mean {real}, std {real},
+                last {real}, last_ts {real},
+                PRIMARY KEY (tier, site, asset, signal, start)){norowid}""",
+            """CREATE TABLE rollup_dirty (
+                site TEXT NOT NULL, asset TEXT NOT NULL, bucket {real} NOT NULL,
+                PRIMARY KEY (site, asset, bucket))""",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

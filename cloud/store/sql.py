@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import astuple
 from typing import Any
 
 from . import migrations
@@ -21,10 +20,11 @@ from .sql_alarms import AlarmSql
 from .sql_auth import AuthSql
 from .sql_commands import ControlSql
 from .sql_reads import ReadSql
+from .sql_rollups import RollupSql
 from .sqlbase import EVENT_COLS, SHADOW_COLS, WINDOW_COLS, marks
 
 
-class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, Store):
+class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, Store):
     """The Store in portable SQL; backends add connections, transactions and column types."""
 
     # migrations ----------------------------------------------------------------------------
@@ -71,7 +71,7 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, Store):
                 cur,
                 "INSERT INTO edges (edge_id, site, token_hash, created_at, revoked_at, last_seen) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                astuple(edge),
+                edge,
             )
 
     def _edges(self, where: str, params: Sequence[Any]) -> list[EdgeRow]:
@@ -144,7 +144,7 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, Store):
             self._many(
                 cur,
                 f"INSERT INTO windows ({WINDOW_COLS}) VALUES ({marks(15)}) ON CONFLICT DO NOTHING",
-                [astuple(w) for w in ws.windows],
+                ws.windows,
             )
             # Only a newer window moves the shadow: batches arrive in any order.
             self._many(
@@ -154,26 +154,27 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, Store):
                 "length_s = excluded.length_s, value = excluded.value, ts = excluded.ts, "
                 "count = excluded.count, bad = excluded.bad, uncertain = excluded.uncertain, "
                 "out_of_range = excluded.out_of_range WHERE excluded.start > shadow.start",
-                [astuple(s) for s in ws.shadow],
+                ws.shadow,
             )
             self._many(
                 cur,
                 "INSERT INTO scores (site, asset, start, body) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
-                [astuple(s) for s in ws.scores],
+                ws.scores,
             )
             self._many(
                 cur,
                 f"INSERT INTO events ({EVENT_COLS}) VALUES ({marks(12)}) ON CONFLICT DO NOTHING",
-                [astuple(e) for e in ws.events],
+                ws.events,
             )
             self._many(
                 cur,
                 "INSERT INTO heartbeats (edge_id, epoch, seq, ts, body) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
-                [astuple(h) for h in ws.heartbeats],
+                ws.heartbeats,
             )
             self._write_alarms_and_state(cur, ws)
+            self._mark_dirty(cur, ws)
             self._exec(
                 cur,
                 "UPDATE edges SET last_seen = ? WHERE edge_id = ?",
@@ -191,7 +192,7 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, Store):
             "edge_id = excluded.edge_id, manifest_hash = excluded.manifest_hash, "
             "manifest_epoch = excluded.manifest_epoch, manifest_seq = excluded.manifest_seq, "
             "updated_at = excluded.updated_at",
-            astuple(s),
+            s,
         )
         # Assets left out of a new manifest are retired, not deleted: their history stays.
         self._exec(cur, "UPDATE assets SET active = 0 WHERE site = ?", (s.site,))
@@ -201,12 +202,12 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, Store):
             "VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (site, asset) DO UPDATE SET "
             "type = excluded.type, name = excluded.name, area = excluded.area, "
             "line = excluded.line, attributes = excluded.attributes, active = 1",
-            [astuple(a)[:7] for a in ws.assets],
+            [a[:7] for a in ws.assets],
         )
         self._many(
             cur,
             "INSERT INTO asset_types (site, name, body) VALUES (?, ?, ?) "
             "ON CONFLICT (site, name) DO UPDATE SET body = excluded.body",
-            [astuple(t) for t in ws.asset_types],
+            ws.asset_types,
         )
         self._exec(cur, "UPDATE edges SET site = ? WHERE edge_id = ?", (s.site, ws.edge_id))

@@ -6,7 +6,6 @@ makes the result the same in any arrival order.
 
 from __future__ import annotations
 
-from dataclasses import astuple
 from typing import Any
 
 from .base import AlarmRow, AssetStateRow, HeartbeatRow, WriteSet
@@ -31,13 +30,13 @@ class AlarmSql(SqlBase):
             "DO UPDATE SET edge_id = excluded.edge_id, asset = excluded.asset, "
             "signal = excluded.signal, severity = excluded.severity, message = excluded.message, "
             "raised_at = excluded.raised_at",
-            [astuple(a) for a in ws.alarm_raises],
+            ws.alarm_raises,
         )
         self._many(
             cur,
             f"INSERT INTO alarms ({ALARM_COLS}) VALUES ({marks(14)}) ON CONFLICT (site, alarm_id) "
             "DO UPDATE SET cleared_at = excluded.cleared_at WHERE alarms.cleared_at IS NULL",
-            [astuple(a) for a in ws.alarm_clears],
+            ws.alarm_clears,
         )
         self._many(
             cur,
@@ -47,7 +46,7 @@ class AlarmSql(SqlBase):
             "anomaly = excluded.anomaly, rul = excluded.rul, rul_low = excluded.rul_low, "
             "rul_high = excluded.rul_high, rul_unit = excluded.rul_unit "
             "WHERE excluded.start > asset_state.start",
-            [astuple(s) for s in ws.asset_state],
+            ws.asset_state,
         )
 
     def alarms(self, site: str | None = None, active: bool | None = None,

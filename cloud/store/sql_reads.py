@@ -10,7 +10,7 @@ from .sqlbase import EVENT_COLS, SHADOW_COLS, WINDOW_COLS, SqlBase
 
 TABLES = frozenset(
     {"edges", "ingested", "sites", "asset_types", "assets", "windows", "shadow", "scores",
-     "events", "heartbeats", "users", "grants", "user_tokens", "alarms", "asset_state"}
+     "events", "heartbeats", "users", "grants", "user_tokens", "alarms", "asset_state", "rollups", "rollup_dirty"}
 )  # fmt: skip
 
 
@@ -83,16 +83,20 @@ class ReadSql(SqlBase):
         start: float | None,
         end: float | None,
         limit: int,
+        tier: int = 0,
     ) -> list[WindowRow]:
-        """Return window rows in ``[start, end)``, oldest first, at most ``limit``."""
+        """Return rows of a tier (0 = raw windows) in ``[start, end)``, oldest first."""
         conds, params = ["site = ?", "asset = ?"], [site, asset]
+        if tier:
+            conds.insert(0, "tier = ?")
+            params.insert(0, tier)
         for cond, value in (("signal = ?", signal), ("start >= ?", start), ("start < ?", end)):
             if value is not None:
                 conds.append(cond)
                 params.append(value)
         rows = self._read(
-            f"SELECT {WINDOW_COLS} FROM windows WHERE {' AND '.join(conds)} "
-            "ORDER BY start, signal LIMIT ?",
+            f"SELECT {WINDOW_COLS} FROM {'rollups' if tier else 'windows'} "
+            f"WHERE {' AND '.join(conds)} ORDER BY start, signal LIMIT ?",
             (*params, limit),
         )
         return [WindowRow(*r) for r in rows]

@@ -17,12 +17,16 @@ from hypothesis.errors import NonInteractiveExampleWarning
 
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
-from egiz.cloud.services.auth import add_user, issue_token
+from egiz.cloud.services import commands
+from egiz.cloud.services.auth import Principal, Role, add_user, issue_token
+from egiz.cloud.services.commands import CommandCreate
 from egiz.cloud.services.edges import add_edge
 from egiz.cloud.services.ingest import ingest
 from egiz.contracts import UplinkBatch
 
 GENERATED_PER_OPERATION = 25
+#: Ids of objects the world holds, for path parameters that have no documented example.
+KNOWN: dict[str, str] = {}
 
 
 def _world(tmp_path) -> tuple[Any, str]:
@@ -37,7 +41,10 @@ def _world(tmp_path) -> tuple[Any, str]:
     T = "2026-01-01T00:00:00Z"
     records = [
         {"type": "manifest", "seq": 1, "site": {"id": "demo"}, "hash": "0" * 64,
-         "asset_types": [{"name": "pump", "signals": [{"name": "flow", "unit": "m3/h"}]}],
+         "asset_types": [{"name": "pump", "signals": [{"name": "flow", "unit": "m3/h"}],
+                          "commands": [{"name": "start"}, {"name": "stop", "critical": True}],
+                          "setpoints": [{"name": "speed_setpoint", "unit": "rpm",
+                                         "min": 0, "max": 3000}]}],
          "assets": [{"id": "pump-1", "type": "pump", "area": "pumping"}]},
         {"type": "window", "seq": 2, "asset": "pump-1", "start": T, "length_s": 10,
          "signals": {"flow": {"count": 3, "mean": 1.0, "last": 1.0}},
@@ -51,6 +58,10 @@ def _world(tmp_path) -> tuple[Any, str]:
     ]  # fmt: skip
     batch = {"edge_id": "edge-1", "epoch": "e0", "batch_id": "b", "sent_at": T, "records": records}
     assert not ingest(store, store.edge("edge-1"), UplinkBatch.model_validate(batch)).rejected
+    # A critical command another admin issued: it waits for a second person's approval.
+    issuer = Principal("admin", {"demo": Role.admin})
+    cmd = commands.create(store, issuer, "demo", "pump-1", CommandCreate(action="stop"))
+    KNOWN["command_id"] = cmd.id
     return app, device
 
 
@@ -98,6 +109,19 @@ def test_schemathesis_no_5xx_reasons_on_4xx_and_a_2xx_per_operation(tmp_path) ->
                 _check(case, case.call(headers=headers(op)), seen)
         for op in ops:
             _fuzz(op, headers, seen)
+        # Operations whose path names an object without an example: one call with a real id.
+        for op in ops:
+            label = f"{op.method.upper()} {op.path}"
+            if any(200 <= s < 300 for s in seen[label]) or not KNOWN.keys() & set(
+                p.name for p in op.path_parameters
+            ):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+                case = op.as_strategy().example()
+            case.path_parameters = {**(case.path_parameters or {}), **{
+                k: v for k, v in KNOWN.items() if k in case.path_parameters}}  # fmt: skip
+            _check(case, case.call(headers=headers(op)), seen)
 
     labels = {f"{op.method.upper()} {op.path}" for op in ops}
     assert set(seen) == labels
