@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from egiz.contracts.errors import EgizError
+
 DEFAULT_DB = "sqlite:///var/cloud.db"
 
 
@@ -29,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     run.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument("--tls-cert", help="serve HTTPS with this certificate (egiz certs create)")
+    run.add_argument("--tls-key", help="private key of --tls-cert")
     run.set_defaults(func=_run)
 
     edge = cmds.add_parser("edge", help="provision edge devices (bearer tokens)")
@@ -105,9 +109,13 @@ def _run(args: argparse.Namespace) -> int:
     from egiz.cloud.app import create_app
     from egiz.cloud.config import CloudSettings
 
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise EgizError("--tls-cert and --tls-key go together")
     app = create_app(CloudSettings(db_url=args.db))
-    print(f"egiz cloud: dashboard http://{args.host}:{args.port}/  db {args.db}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"egiz cloud: dashboard {scheme}://{args.host}:{args.port}/  db {args.db}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)  # fmt: skip
     return 0
 
 
