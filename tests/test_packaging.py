@@ -38,7 +38,6 @@ def test_packaging_wheel_installs_and_imports_every_module(tmp_path: Path) -> No
             "pip",
             "wheel",
             "--no-deps",
-            "--no-build-isolation",
             "-w",
             str(dist),
             str(ROOT),
