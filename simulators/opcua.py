@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from asyncua import Server, ua
 
@@ -91,8 +92,11 @@ class OpcUaServer:
         port: int,
         on_command: Command,
         history_s: float = 3600.0,
+        security: dict[str, str] | None = None,
     ) -> None:
         self.scenario = scenario
+        #: None = policy None; else {certificate, private_key[, ca_dir, application_uri]}
+        self.security = security
         self.endpoint = f"opc.tcp://{host}:{port}/egiz/"
         self.server: Server = Server()
         self.on_command = on_command
@@ -107,13 +111,34 @@ class OpcUaServer:
         await self.server.init()
         self.server.set_endpoint(self.endpoint)
         self.server.set_server_name(f"Egiz simulator: {self.scenario.site}")
-        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        await self._secure()
         idx = await self.server.register_namespace(namespace_uri(self.scenario.site))
         if idx != NAMESPACE_INDEX:  # the NodeIds we document and generate assume index 2
             raise RuntimeError(f"simulator namespace got index {idx}, expected {NAMESPACE_INDEX}")
         self.server.iserver.history_manager.set_storage(self.history)
         await self._build(setpoints)
         await self.server.start()
+
+    async def _secure(self) -> None:
+        """Serve policy None, or only Basic256Sha256 SignAndEncrypt with our certificate."""
+        sec = self.security
+        if not sec:
+            self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+            return
+        await self.server.set_application_uri(sec.get("application_uri", "urn:egiz:simulator"))
+        self.server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        await self.server.load_certificate(sec["certificate"])
+        await self.server.load_private_key(sec["private_key"])
+        if sec.get("ca_dir"):
+            from asyncua.crypto.truststore import TrustStore
+            from asyncua.crypto.validator import CertificateValidator
+            from asyncua.crypto.validator import CertificateValidatorOptions as Opt
+
+            store = TrustStore([Path(sec["ca_dir"])], [])
+            await store.load()
+            # Clients are trusted by CA; their application URI is not pinned.
+            opts = Opt.TRUSTED | Opt.TIME_RANGE | Opt.PEER_CLIENT
+            self.server.set_certificate_validator(CertificateValidator(opts, store))
 
     async def stop(self) -> None:
         """Stop the server (closes client sessions)."""

@@ -58,6 +58,7 @@ class SimulatorService:
         max_serve_rate_hz: float = 20.0,
         control_port: int | None = None,
         history_s: float = 3600.0,
+        opcua_security: dict[str, str] | None = None,
     ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         if speed <= 0:
@@ -69,7 +70,9 @@ class SimulatorService:
         self.engine = Engine(self.scenario, start=begin, seed=seed)
         has = {a.protocol for a in self.scenario.assets}
         self.opcua = (
-            OpcUaServer(self.scenario, opcua_host, opcua_port, self._command, history_s)
+            OpcUaServer(
+                self.scenario, opcua_host, opcua_port, self._command, history_s, opcua_security
+            )
             if "opcua" in has and opcua_port is not None
             else None
         )

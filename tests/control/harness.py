@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from egiz.cli.certs import create as create_certs
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
 from egiz.cloud.services.auth import add_user, issue_token
@@ -106,12 +107,25 @@ async def run_site(workdir: Path, trips: list[dict[str, Any]]) -> AsyncIterator[
         site.tokens[name] = issue_token(store, name)[0]
     await site.cloud_up()
     scen = load_scenario("demo")
-    sim = SimulatorService(scen, opcua_port=free_port(), mqtt_url=None, speed=1.0)
+    # OPC UA between edge and simulator: Basic256Sha256 SignAndEncrypt only (egiz certs create).
+    certs = workdir / "certs"
+    create_certs(certs, ("edge", "simulator"))
+    (certs / "trusted").mkdir()
+    (certs / "trusted" / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())
+    security = {"certificate": str(certs / "simulator.pem"),
+                "private_key": str(certs / "simulator.key.pem"), "ca_dir": str(certs / "trusted")}  # fmt: skip
+    sim = SimulatorService(scen, opcua_port=free_port(), mqtt_url=None, speed=1.0,
+                           opcua_security=security)  # fmt: skip
     try:
         async with sim:
             doc = site_config(scen, opcua_endpoint=sim.opcua_endpoint or "", cloud_url=site.url,
                               edge_id=EDGE, token=token, window_s=2.0)  # fmt: skip
             doc["sources"] = [s for s in doc["sources"] if s["kind"] == "opcua"]
+            doc["sources"][0]["security"] = {
+                "policy": "Basic256Sha256", "mode": "SignAndEncrypt",
+                "certificate": str(certs / "edge.pem"), "private_key": str(certs / "edge.key.pem"),
+                "server_certificate": str(certs / "simulator.pem"),
+            }  # fmt: skip
             for t in doc["asset_types"]:  # a critical action needs a second person's approval
                 for c in t["commands"]:
                     c["critical"] = c["name"] == "start"

@@ -13,6 +13,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from asyncua import Client, ua
+
 from egiz.cloud.services import commands as cloud_commands
 from egiz.cloud.services import ledger as cloud_ledger
 from egiz.cloud.services.auth import Principal, Role
@@ -202,6 +205,19 @@ async def _local_trip_offline(site: Site) -> None:
     assert report.ok and report.heads_checked > 0, report
 
 
+async def _assert_sign_and_encrypt(site: Site) -> None:
+    """Every session on the simulator (acquisition and control) negotiated SignAndEncrypt, and
+    a plain client is refused."""
+    chans = [p.processor._connection.security_policy for p in site.sim.opcua.server.bserver.clients]
+    assert len(chans) >= 2, "expected the acquisition and the control sessions"
+    assert {c.URI.rsplit("#", 1)[-1] for c in chans} == {"Basic256Sha256"}
+    assert {c.Mode for c in chans} == {ua.MessageSecurityMode.SignAndEncrypt}
+    plain = Client(site.sim.opcua_endpoint, timeout=5)
+    with pytest.raises((ua.UaError, OSError, TimeoutError)):
+        async with plain:
+            await plain.get_namespace_array()
+
+
 def test_control_end_to_end(tmp_path: Path) -> None:
     async def main() -> None:
         async with run_site(tmp_path, [TRIP]) as site:
@@ -210,6 +226,7 @@ def test_control_end_to_end(tmp_path: Path) -> None:
                             lambda: site.agent.uplink and site.agent.uplink.clock_offset_s
                             is not None, 30)  # fmt: skip
             await _setpoint_executed(site)
+            await _assert_sign_and_encrypt(site)
             await _refusals(site)
             await _expired_while_down(site)
             await _at_most_once(site)
