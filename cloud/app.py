@@ -88,6 +88,8 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if app.state.sink is not None:
+            app.state.sink.close()
         if owned:
             the_store.close()
 
@@ -102,6 +104,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.state.settings = settings
     app.state.store = the_store
     app.state.metrics = CloudMetrics(the_store)
+    app.state.sink = _sink(settings)
     app.add_exception_handler(CloudError, _on_cloud_error)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -113,6 +116,16 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     ui.mount_static(app, settings.docs)
     _document_raw_bodies(app)
     return app
+
+
+def _sink(settings: CloudSettings) -> Any:
+    if settings.influx_url is None:
+        return None
+    # Imported only when configured: the sink's client is an optional dependency at run time.
+    from .sinks.influx import InfluxSink
+
+    token = settings.influx_token.get_secret_value() if settings.influx_token else ""
+    return InfluxSink(settings.influx_url, token, settings.influx_org, settings.influx_bucket)
 
 
 async def _maintenance(store: Store, settings: CloudSettings) -> None:

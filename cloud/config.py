@@ -30,4 +30,10 @@ class CloudSettings(BaseModel):
         default_factory=lambda: {0: 30 * 86400.0, 60: 400 * 86400.0, 3600: None},
         description="keep per tier (0 = raw windows, 60, 3600), seconds of wall clock; None: forever",
     )
+    influx_url: str | None = Field(
+        None, description="InfluxDB 2 (or compatible) URL to copy window summaries to; None: off"
+    )
+    influx_token: SecretStr | None = None
+    influx_org: str = "egiz"
+    influx_bucket: str = "egiz"
     docs: bool = Field(True, description="serve Swagger UI at /docs (assets from the package)")

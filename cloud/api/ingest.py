@@ -12,6 +12,7 @@ from egiz.contracts import UplinkAnswer
 from ..errors import BodyTooLarge
 from ..metrics import CloudMetrics
 from ..services.ingest import IngestStats, decode_body, ingest, parse_batch
+from ..sinks.influx import InfluxSink
 from ..store import Store
 from ..store.base import EdgeRow
 from .deps import EdgeDep, SettingsDep, StoreDep
@@ -27,13 +28,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _handle(
-    store: Store, metrics: CloudMetrics, edge: EdgeRow, raw: bytes, encoding: str | None, limit: int
+    store: Store,
+    metrics: CloudMetrics,
+    sink: InfluxSink | None,
+    edge: EdgeRow,
+    raw: bytes,
+    encoding: str | None,
+    limit: int,
 ) -> UplinkAnswer:
     stats = IngestStats()
     answer = ingest(store, edge, parse_batch(decode_body(raw, encoding, limit)), stats=stats)
     for outcome in ("stored", "duplicates", "rejected"):
         metrics.records.labels(edge.edge_id, outcome).inc(getattr(stats, outcome))
     metrics.store_write.observe(stats.write_s)
+    if sink is not None:
+        sink.write(stats.windows)
     metrics.batches.labels("200").inc()
     return answer
 
@@ -76,6 +85,6 @@ async def post_ingest(
         chunks.append(chunk)
     raw = b"".join(chunks)
     return await run_in_threadpool(
-        _handle, store, request.app.state.metrics, edge, raw,
+        _handle, store, request.app.state.metrics, request.app.state.sink, edge, raw,
         request.headers.get("content-encoding"), limit,
     )  # fmt: skip

@@ -57,6 +57,7 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     write_s: float = 0.0
+    windows: list[WindowRow] = field(default_factory=list)  # newly stored, for sinks
 
 
 class RecordRejected(Exception):
@@ -194,6 +195,7 @@ def ingest(
         stats.stored, stats.rejected = len(done), len(rejected)
         stats.duplicates = len(valid) - len(done) - (len(rejected) - n_unparsed)
         stats.write_s = time.perf_counter() - t0
+        stats.windows = ws.windows
     # Control and trust hook (issue 7): signed ledger head, command receipts and results of
     # newly stored events only (a retried batch is not applied twice), commands to deliver.
     from .commands import after_ingest

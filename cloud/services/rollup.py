@@ -94,8 +94,12 @@ def apply_retention(
     return out
 
 
+#: Most points per signal a chart asks for; ``auto`` picks the finest tier that stays below.
+AUTO_POINTS = 5000
+
+
 def resolution_for(span_s: float | None) -> int:
-    """Pick a tier for a time span: raw up to 2 days, 1 min up to 60 days, else 1 h."""
-    if span_s is None or span_s <= 2 * 86400:
+    """Pick a tier for a span: raw up to ~14 h (10 s windows), 1 min up to ~3.5 days, else 1 h."""
+    if span_s is None or span_s / 10 <= AUTO_POINTS:
         return 0
-    return 60 if span_s <= 60 * 86400 else 3600
+    return 60 if span_s / 60 <= AUTO_POINTS else 3600
