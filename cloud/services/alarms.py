@@ -9,6 +9,7 @@ from ..errors import Conflict, NotFound
 from ..schemas import AlarmPublic, AlarmsPublic
 from ..store import Store
 from ..store.base import AlarmRow
+from . import ledger
 from .auth import Action, Principal, authorize
 
 
@@ -73,6 +74,11 @@ def acknowledge(store: Store, user: Principal, site: str, alarm_id: str) -> Alar
     now = time.time()
     if row.acked_at is None:
         store.update_alarm(site, alarm_id, acked_at=now, acked_by=user.username)
+        # Issue 7: an acknowledgement is a ledger entry (who, which alarm, when).
+        ledger.append(store, ledger.signer_for(store), "alarm_ack", user.username,
+                      f"{site}.{row.asset}" if row.asset else site,
+                      {"alarm_id": alarm_id, "severity": row.severity, "message": row.message},
+                      now)  # fmt: skip
     return public(store.alarm(site, alarm_id) or row, now)
 
 

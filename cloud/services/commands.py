@@ -25,6 +25,7 @@ from egiz.contracts import (
     CommandState,
     Event,
     EventKind,
+    SiteManifest,
     UplinkBatch,
 )
 
@@ -341,8 +342,9 @@ def on_result(store: Store, edge_id: str, event: Event, now: float | None = None
 
 
 def after_ingest(
-    store: Store, edge_id: str, batch: UplinkBatch, events: list[Event], now: float | None = None
-) -> list[Command]:
+    store: Store, edge_id: str, batch: UplinkBatch, events: list[Event | SiteManifest],
+    now: float | None = None,
+) -> list[Command]:  # fmt: skip
     """The ingest hook: keep the signed ledger head, apply receipts and results of newly stored
     events, record local actions and data gaps in the ledger; return commands to deliver."""
     now = time.time() if now is None else now
@@ -354,11 +356,18 @@ def after_ingest(
             log.warning("ingest: %s", err)
     on_receipts(store, edge_id, batch.command_acks, now)
     for ev in events:
-        if ev.kind == EventKind.command_result and ev.command_id:
+        if isinstance(ev, SiteManifest):  # the edge sends it only when its site config changed
+            ledger.append(store, ledger.signer_for(store), "config_change", f"edge:{edge_id}",
+                          ev.site.id, {"manifest_hash": ev.hash, "assets": len(ev.assets),
+                                       "asset_types": len(ev.asset_types)}, now)  # fmt: skip
+        elif ev.kind == EventKind.command_result and ev.command_id:
             on_result(store, edge_id, ev, now)
         elif ev.kind == EventKind.state_change and ev.data.get("control") == "local_action":
             ledger.append(store, ledger.signer_for(store), "local_action", f"edge:{edge_id}", ev.asset,
                           {"message": ev.message, "ts": ev.ts.isoformat(), **ev.data}, now)  # fmt: skip
+        elif ev.kind == EventKind.config_change:
+            ledger.append(store, ledger.signer_for(store), "config_change", f"edge:{edge_id}",
+                          ev.asset, {"message": ev.message, **ev.data}, now)  # fmt: skip
         elif ev.kind == EventKind.data_gap:
             ledger.append(store, ledger.signer_for(store), "data_gap", f"edge:{edge_id}", ev.asset,
                           {"start": ev.start.isoformat() if ev.start else None,
