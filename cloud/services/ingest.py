@@ -200,7 +200,7 @@ def ingest(
     # newly stored events only (a retried batch is not applied twice), commands to deliver.
     from .commands import after_ingest
 
-    fresh = [r for _, r in valid if isinstance(r, Event) and r.seq in done]
+    fresh = [r for _, r in valid if isinstance(r, Event | SiteManifest) and r.seq in done]
     commands = after_ingest(store, edge.edge_id, batch, fresh, now)
     return UplinkAnswer(
         epoch=batch.epoch,
