@@ -1,0 +1,1 @@
+"""Remaining useful life: regime normalization, window features, tree ensembles with intervals."""

@@ -1,0 +1,86 @@
+"""Numpy-only RUL inference: regime normalization → health-index channel → window features → trees.
+
+This is what the edge runs. It imports numpy alone; :mod:`egiz.models.rul.train` builds it
+with scikit-learn and :mod:`egiz.models.artifacts.store` saves and loads it as plain arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from egiz.models.artifacts.trees import TreeEnsemble
+from egiz.models.features.window import stack_windows
+from egiz.models.rul.features import FeatureSpec
+from egiz.models.rul.regimes import RegimeNormalizer
+
+
+@dataclass(frozen=True)
+class RulPrediction:
+    """RUL in cycles with an interval (``low``/``high`` are the trained quantiles)."""
+
+    rul: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+@dataclass
+class RulRuntime:
+    """A trained RUL model, scored with numpy alone.
+
+    ``ensemble`` columns ``[0, n_point)`` are the point members (averaged), then one column
+    per quantile in ``quantiles``; predictions are clipped to ``[0, cap]`` cycles.
+    """
+
+    normalizer: RegimeNormalizer
+    hi_coef: np.ndarray  # (n_kept_sensors,) linear health index over normalised sensors
+    hi_intercept: float
+    spec: FeatureSpec
+    ensemble: TreeEnsemble
+    n_point: int
+    quantiles: tuple[float, ...]
+    cap: float
+
+    def channels(self, settings: np.ndarray, sensors: np.ndarray) -> np.ndarray:
+        """Regime-normalised kept sensors plus the health-index channel, ``(n, s + 1)``."""
+        z = self.normalizer.transform(settings, sensors)
+        return np.concatenate([z, (z @ self.hi_coef + self.hi_intercept)[:, None]], axis=1)
+
+    def features(
+        self, settings: np.ndarray, sensors: np.ndarray, unit: np.ndarray, cycle: np.ndarray
+    ) -> np.ndarray:
+        """Feature matrix with one row per input row (each the window ending at that row)."""
+        w = stack_windows(self.channels(settings, sensors), unit, self.spec.length)
+        return self.spec.compute(w, cycle)
+
+    def predict_features(self, X: np.ndarray) -> RulPrediction:
+        """RUL and interval from a feature matrix."""
+        raw = self.ensemble.predict(X)
+        point = np.clip(raw[:, : self.n_point].mean(axis=1), 0.0, self.cap)
+        q = np.clip(raw[:, self.n_point :], 0.0, self.cap)
+        low = np.minimum(q[:, 0], point) if q.shape[1] else point
+        high = np.maximum(q[:, -1], point) if q.shape[1] else point
+        return RulPrediction(point, low, high)
+
+    def predict(
+        self, settings: np.ndarray, sensors: np.ndarray, unit: np.ndarray, cycle: np.ndarray
+    ) -> RulPrediction:
+        """Predict at every row of trajectories ordered by (unit, cycle)."""
+        return self.predict_features(self.features(settings, sensors, unit, cycle))
+
+    def predict_window(
+        self, settings: np.ndarray, sensors: np.ndarray, cycle: float
+    ) -> RulPrediction:
+        """Predict for one asset from its latest cycles (oldest first, at most ``length`` used).
+
+        ``settings`` is ``(k, 3)``, ``sensors`` ``(k, 21)``; ``cycle`` is the asset's cycle
+        count at the newest row. This is the per-window call of the edge runner.
+        """
+        settings = np.asarray(settings, np.float64)[-self.spec.length :]
+        sensors = np.asarray(sensors, np.float64)[-self.spec.length :]
+        x = self.channels(settings, sensors)
+        w = np.full((1, self.spec.length, x.shape[1]), np.nan)
+        w[0, -x.shape[0] :, :] = x
+        X = self.spec.compute(w, np.array([cycle], np.float64))
+        return self.predict_features(X)
