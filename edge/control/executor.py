@@ -200,7 +200,11 @@ class Controller:
             try:
                 value = await self.actuator.read(cmd.asset, name)
             except ActuatorError as err:
-                return False, None, f"read-back of {name} failed: {err}"
+                # A bad-quality or briefly unreadable value: retry until the deadline.
+                if time.monotonic() >= deadline:
+                    return False, None, f"read-back of {name} failed: {err}"
+                await asyncio.sleep(0.2)
+                continue
             if abs(value - float(want)) <= 1e-6 * max(1.0, abs(float(want))):  # type: ignore[arg-type]
                 return True, value, f"read back {name} = {value:g}"
             if time.monotonic() >= deadline or cmd.action == CommandAction.set_setpoint:

@@ -91,7 +91,9 @@ class Site:
     async def read(self, asset: str, name: str) -> float:
         """Read a served value straight from the simulator's OPC UA address space."""
         node = self.sim.opcua.server.get_node(f"ns=2;s={SITE}.{asset}.{name}")
-        return float(await node.read_value())
+        dv = await node.read_data_value(raise_on_bad_status=False)
+        # NaN until the simulator has served a good value (BadWaitingForInitialData at start).
+        return float(dv.Value.Value) if dv.StatusCode.is_good() else float("nan")
 
 
 @contextlib.asynccontextmanager

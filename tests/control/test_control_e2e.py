@@ -225,6 +225,7 @@ def test_control_end_to_end(tmp_path: Path) -> None:
             await site.wait("clock offset known",
                             lambda: site.agent.uplink and site.agent.uplink.clock_offset_s
                             is not None, 30)  # fmt: skip
+            await site.wait("first served values", lambda: _near(site, "running", 1.0), 15)
             await _setpoint_executed(site)
             await _assert_sign_and_encrypt(site)
             await _refusals(site)
