@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Site:
     store: Any
     url: str
     port: int
+    certs: Path = Path()
     tokens: dict[str, str] = field(default_factory=dict)
     server: Any = None
     task: Any = None
@@ -57,7 +59,9 @@ class Site:
     async def cloud_up(self) -> None:
         """Serve the cloud on its port (the same store: state survives the outage)."""
         app = create_app(CloudSettings(db_url=self.store.url), store=self.store)
-        cfg = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        cfg = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                             ssl_certfile=str(self.certs / "cloud.pem"),
+                             ssl_keyfile=str(self.certs / "cloud.key.pem"))  # fmt: skip
         self.server = uvicorn.Server(cfg)
         self.server.install_signal_handlers = lambda: None
         self.task = asyncio.create_task(self.server.serve())
@@ -72,7 +76,8 @@ class Site:
 
     async def api(self, method: str, path: str, who: str, body: Any = None) -> httpx.Response:
         """Call the cloud API as one of the test users."""
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as c:
+        ctx = ssl.create_default_context(cafile=str(self.certs / "ca.pem"))
+        async with httpx.AsyncClient(base_url=self.url, timeout=10, verify=ctx) as c:
             return await c.request(method, "/api/v1" + path, json=body,
                                    headers={"Authorization": f"Bearer {self.tokens[who]}"})  # fmt: skip
 
@@ -103,15 +108,16 @@ async def run_site(workdir: Path, trips: list[dict[str, Any]]) -> AsyncIterator[
     token = add_edge(store, EDGE, site=SITE)
     key = issue_edge_key(store, EDGE)
     port = free_port()
-    site = Site(sim=None, agent=None, store=store, url=f"http://127.0.0.1:{port}", port=port)  # type: ignore[arg-type]
+    # Both links encrypted: HTTPS to the cloud (custom CA), SignAndEncrypt to the simulator.
+    certs = workdir / "certs"
+    create_certs(certs, ("edge", "simulator", "cloud"))
+    site = Site(sim=None, agent=None, store=store, url=f"https://127.0.0.1:{port}", port=port,  # type: ignore[arg-type]
+                certs=certs)  # fmt: skip
     for name, role in USERS.items():
         add_user(store, name, f"{name}-password", {SITE: role})
         site.tokens[name] = issue_token(store, name)[0]
     await site.cloud_up()
     scen = load_scenario("demo")
-    # OPC UA between edge and simulator: Basic256Sha256 SignAndEncrypt only (egiz certs create).
-    certs = workdir / "certs"
-    create_certs(certs, ("edge", "simulator"))
     (certs / "trusted").mkdir()
     (certs / "trusted" / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())
     security = {"certificate": str(certs / "simulator.pem"),
@@ -134,7 +140,7 @@ async def run_site(workdir: Path, trips: list[dict[str, Any]]) -> AsyncIterator[
             doc["outbox"] = {"path": str(workdir / "outbox.db")}
             doc["status"] = {"port": 0}
             doc["window"]["lateness_s"] = 1.0
-            doc["uplink"].update(ledger_key=key, interval_s=0.2, heartbeat_interval_s=1.0,
+            doc["uplink"].update(ledger_key=key, ca_file=str(certs / "ca.pem"), interval_s=0.2, heartbeat_interval_s=1.0,
                                  backoff={"initial_s": 0.2, "max_s": 1.0})  # fmt: skip
             doc["control"] = {"enabled": True, "trips": trips, "trip_poll_s": 0.2,
                               "journal_path": str(workdir / "control.db"),

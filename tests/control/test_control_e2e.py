@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from asyncua import Client, ua
 
@@ -206,12 +208,21 @@ async def _local_trip_offline(site: Site) -> None:
 
 
 async def _assert_sign_and_encrypt(site: Site) -> None:
-    """Every session on the simulator (acquisition and control) negotiated SignAndEncrypt, and
-    a plain client is refused."""
+    """Both links are encrypted: every OPC UA session on the simulator (acquisition, control)
+    negotiated SignAndEncrypt and the uplink is HTTPS; plain clients are refused."""
     chans = [p.processor._connection.security_policy for p in site.sim.opcua.server.bserver.clients]
     assert len(chans) >= 2, "expected the acquisition and the control sessions"
     assert {c.URI.rsplit("#", 1)[-1] for c in chans} == {"Basic256Sha256"}
     assert {c.Mode for c in chans} == {ua.MessageSecurityMode.SignAndEncrypt}
+    # The uplink link is HTTPS: read the protocol back, and plain HTTP is refused.
+    ctx = ssl.create_default_context(cafile=str(site.certs / "ca.pem"))
+    _reader, writer = await asyncio.open_connection("127.0.0.1", site.port, ssl=ctx,
+                                                   server_hostname="127.0.0.1")  # fmt: skip
+    assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+    writer.close()
+    async with httpx.AsyncClient() as c:
+        with pytest.raises(httpx.HTTPError):
+            await c.get(f"http://127.0.0.1:{site.port}/healthz")
     plain = Client(site.sim.opcua_endpoint, timeout=5)
     with pytest.raises((ua.UaError, OSError, TimeoutError)):
         async with plain:
