@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -42,6 +43,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class LossyTransport(httpx.AsyncHTTPTransport):
+    """Loses the cloud's answer (after the cloud processed the batch) for the first batches
+    that carry command traffic, so the edge retries the very same batch: a retried uplink."""
+
+    def __init__(self, losses: int, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.losses = losses
+        self.lost: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await super().handle_async_request(request)
+        body = await resp.aread()
+        sent = gzip.decompress(request.content) if request.headers.get("content-encoding") \
+            else request.content  # fmt: skip
+        busy = b'"commands":[{' in body or b'"command_acks":["' in sent \
+            or b'"command_result"' in sent  # fmt: skip
+        if busy and len(self.lost) < self.losses:
+            self.lost.append(body.decode()[:200])
+            raise httpx.ReadError("test: the answer was lost on the way back")
+        return httpx.Response(resp.status_code, headers=resp.headers, content=body,
+                              request=request)  # fmt: skip
+
+
 @dataclass
 class Site:
     """Handles of the running site."""
@@ -53,6 +77,7 @@ class Site:
     port: int
     certs: Path = Path()
     tokens: dict[str, str] = field(default_factory=dict)
+    lossy: LossyTransport | None = None
     server: Any = None
     task: Any = None
 
@@ -102,7 +127,9 @@ class Site:
 
 
 @contextlib.asynccontextmanager
-async def run_site(workdir: Path, trips: list[dict[str, Any]]) -> AsyncIterator[Site]:
+async def run_site(
+    workdir: Path, trips: list[dict[str, Any]], losses: int = 0
+) -> AsyncIterator[Site]:
     """Run simulator → edge (control on) → cloud; users op, op2 (operators), viewer, eng."""
     store = open_store(f"sqlite:///{workdir / 'cloud.db'}")
     token = add_edge(store, EDGE, site=SITE)
@@ -146,7 +173,10 @@ async def run_site(workdir: Path, trips: list[dict[str, Any]]) -> AsyncIterator[
                               "journal_path": str(workdir / "control.db"),
                               "ledger_path": str(workdir / "ledger.db")}  # fmt: skip
             config = validate_document(SiteConfig, doc, str(workdir / "site.yaml"))
-            agent = EdgeAgent(config, base_dir=workdir)
+            ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+            site.lossy = LossyTransport(losses, verify=ctx)
+            client = httpx.AsyncClient(transport=site.lossy, timeout=10)
+            agent = EdgeAgent(config, base_dir=workdir, http_client=client)
             stop = asyncio.Event()
             task = asyncio.create_task(agent.run(stop))
             site.sim, site.agent = sim, agent
@@ -155,6 +185,7 @@ async def run_site(workdir: Path, trips: list[dict[str, Any]]) -> AsyncIterator[
             finally:
                 stop.set()
                 await asyncio.wait_for(task, 30)
+                await client.aclose()
                 if agent.control is not None:
                     agent.control.close()
     finally:

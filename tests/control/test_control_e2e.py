@@ -27,6 +27,7 @@ from egiz.contracts import Command, LedgerEntry, UplinkAnswer, UplinkBatch
 from .harness import EDGE, SITE, Site, run_site
 
 OVERSPEED = 1650.0  # rpm: the local trip rule's limit
+LOSSES = 3  # answers lost after the cloud processed them: the edge retries those batches
 TRIP = {"asset": "pump-1", "signal": "speed", "above": OVERSPEED, "action": "stop"}
 
 
@@ -85,6 +86,8 @@ async def _setpoint_executed(site: Site) -> None:
     await site.wait("speed ≈ 1300 rpm", lambda: _near(site, "speed", 1300.0), 15)
     assert await site.read("pump-1", "speed_setpoint") == 1300.0
     assert _edge_states(site, cid) == ["received", "accepted", "executed"]
+    # Those were delivered through lost answers and retried batches, executed once all the same.
+    assert site.lossy is not None and len(site.lossy.lost) == LOSSES, site.lossy.lost
 
 
 async def _near(site: Site, name: str, want: float) -> bool:
@@ -231,7 +234,7 @@ async def _assert_sign_and_encrypt(site: Site) -> None:
 
 def test_control_end_to_end(tmp_path: Path) -> None:
     async def main() -> None:
-        async with run_site(tmp_path, [TRIP]) as site:
+        async with run_site(tmp_path, [TRIP], losses=LOSSES) as site:
             await site.wait("site registered", lambda: site.store.site(SITE) is not None, 30)
             await site.wait("clock offset known",
                             lambda: site.agent.uplink and site.agent.uplink.clock_offset_s
