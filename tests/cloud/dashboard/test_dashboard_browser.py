@@ -1,4 +1,9 @@
-"""The fleet dashboard in headless Debian Chromium, against uvicorn on a free port (issue 2 #4)."""
+"""The dashboard in headless Debian Chromium against uvicorn on a free port.
+
+Issue 2 acceptance 4 (assets shown, a value changes as windows arrive) and issue 5
+acceptance 5 (log in, see the fleet, open an asset, the trend chart plots the points the API
+returned, acknowledge an alarm). ``EGIZ_SCREENSHOTS=dir`` also saves the main pages.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import uvicorn
 
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
-from egiz.cloud.services.auth import add_user
+from egiz.cloud.services.auth import add_user, issue_token
 from egiz.cloud.services.edges import add_edge
 
 pytestmark = pytest.mark.browser
@@ -31,11 +36,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Serve the cloud with uvicorn in a thread; yield (base URL, edge token)."""
+def server(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """Serve the cloud with uvicorn in a thread; yield (base URL, edge token, user token)."""
     app = create_app(CloudSettings(db_url=f"sqlite:///{tmp_path}/c.db", dashboard_poll_s=0.3))
     token = add_edge(app.state.store, "edge-1")
-    add_user(app.state.store, "vera", "vera-password", {"plant": "viewer"})
+    add_user(app.state.store, "olga", "olga-password", {"plant": "operator"})
+    user_token, _ = issue_token(app.state.store, "olga")
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -45,7 +51,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", token
+        yield f"http://127.0.0.1:{port}", token, user_token
     finally:
         srv.should_exit = True
         thread.join(10)
@@ -67,48 +73,86 @@ def browser():
             b.close()
 
 
-def test_dashboard_shows_assets_and_live_values(server, browser, mk) -> None:
-    base, token = server
-    auth = {"Authorization": f"Bearer {token}"}
-    first = mk.batch([mk.manifest(1), mk.window(2, k=0, flow=10.0)])
-    assert httpx.post(f"{base}/api/v1/ingest", json=first, headers=auth).json()["stored"] == [
-        [1, 2]
-    ]
+def _alarm(seq: int) -> dict:
+    return {"type": "event", "seq": seq, "kind": "alarm_raise", "ts": "2026-01-01T00:03:00Z",
+            "asset": "pump-1", "signal": "flow", "severity": "high", "message": "flow high",
+            "alarm_id": "al-1"}  # fmt: skip
 
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
+
+def test_dashboard_login_fleet_asset_chart_and_ack(server, browser, mk) -> None:
+    base, token, user_token = server
+    auth = {"Authorization": f"Bearer {token}"}
+    recs = [mk.manifest(1)] + [mk.window(2 + k, k=k, flow=10.0 + k % 5) for k in range(30)]
+    recs.append(_alarm(40))
+    ans = httpx.post(f"{base}/api/v1/ingest", json=mk.batch(recs), headers=auth).json()
+    assert ans["stored"] == [[1, 31], [40, 40]]
+    shots = os.environ.get("EGIZ_SCREENSHOTS")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{base}/")
     page.wait_for_url("**/dashboard/login.html**")  # no token yet: the login page
-    page.fill("#username", "vera")
+    if shots:
+        page.screenshot(path=f"{shots}/login.png")
+    page.fill("#username", "olga")
     page.fill("#password", "wrong-password")
     page.click("#submit")
     page.locator("#error").wait_for()
     assert "wrong username or password" in page.locator("#error").inner_text()
-    page.fill("#password", "vera-password")
+    page.fill("#password", "olga-password")
     page.click("#submit")
-    page.wait_for_url(f"{base}/dashboard/")
+    page.wait_for_url(f"{base}/dashboard/**")
+
+    # The fleet: every asset, grouped by site and area, live values.
     cell = page.locator('td.value[data-asset="plant.pump-1"][data-signal="flow"]')
     cell.wait_for()
-    assert cell.inner_text() == "10.00"
+    assert cell.inner_text() == "14.00"  # window 29: 10 + 29 % 5
     assert page.locator("article.card").count() == 2
     assert (
         page.locator('section.site[data-site="plant"] section.area h3').text_content() == "pumping"
     )
-    assert "pump-2" in page.locator('article[data-asset="plant.pump-2"]').inner_text()
-
-    second = mk.batch([mk.window(3, k=1, flow=33.3)], batch_id="b2")
-    assert httpx.post(f"{base}/api/v1/ingest", json=second, headers=auth).json()["stored"] == [
-        [3, 3]
+    more = mk.batch([mk.window(50, k=30, flow=33.3)], batch_id="b2")
+    assert httpx.post(f"{base}/api/v1/ingest", json=more, headers=auth).json()["stored"] == [
+        [50, 50]
     ]
     page.wait_for_function(
         "() => document.querySelector("
         "'td.value[data-asset=\"plant.pump-1\"][data-signal=\"flow\"]').textContent === '33.30'"
     )
-    shots = os.environ.get("EGIZ_SCREENSHOTS")
-    if shots:  # docs/screenshots are refreshed on request, never as a side effect of CI
+    if shots:
         page.screenshot(path=f"{shots}/fleet.png", full_page=True)
-        page.goto(f"{base}/dashboard/login.html")
-        page.screenshot(path=f"{shots}/login.png")
-    # Offline sites: the page loads nothing from anywhere but the cloud itself.
+
+    # The asset page: its trend chart plots exactly the points the API returns.
+    page.click('article[data-asset="plant.pump-1"] h4 a')
+    page.wait_for_url("**#/asset/plant.pump-1")
+    page.locator("#trend circle").first.wait_for()
+    src = page.locator("#trend").get_attribute("data-src")
+    api = httpx.get(f"{base}{src}", headers={"Authorization": f"Bearer {user_token}"}).json()
+    plotted = page.eval_on_selector_all(
+        "#trend circle", "cs => cs.map(c => [c.dataset.t, Number(c.dataset.v)])"
+    )
+    expected = [[p["start"], p["mean"]] for p in api["data"] if p["mean"] is not None]
+    assert len(expected) == 31 and plotted == expected
+    if shots:
+        page.screenshot(path=f"{shots}/asset.png", full_page=True)
+
+    # Acknowledge the alarm from the asset page; the API agrees who did it.
+    row = page.locator('tr[data-alarm="al-1"]')
+    assert "active unacknowledged" in row.locator("td.state").inner_text()
+    row.locator("button.ack").click()
+    page.wait_for_function(
+        "() => document.querySelector('tr[data-alarm=\"al-1\"] td.state')"
+        "?.textContent.startsWith('active acknowledged')"
+    )
+    alarms = httpx.get(f"{base}/api/v1/alarms", headers={"Authorization": f"Bearer {user_token}"})
+    assert alarms.json()["data"][0]["acked_by"] == "olga"
+    if shots:
+        page.goto(f"{base}/dashboard/#/alarms")
+        page.locator('tr[data-alarm="al-1"]').wait_for()
+        page.screenshot(path=f"{shots}/alarms.png", full_page=True)
+        page.goto(f"{base}/dashboard/#/edges")
+        page.locator('tr[data-edge="edge-1"]').wait_for()
+        page.screenshot(path=f"{shots}/edges.png", full_page=True)
+    # Offline sites: the pages load nothing from anywhere but the cloud itself.
     assert requests and all(u.startswith(base) for u in requests), requests
