@@ -18,8 +18,16 @@ async function render() {
   } catch (err) {
     setStatus(`cannot reach the cloud API: ${err.message}`, true);
   }
-  // A select the user is working with is not re-rendered under their hand.
-  timer = setTimeout(() => (document.activeElement?.tagName === "SELECT" ? (timer = setTimeout(render, egiz.pollMs)) : render()), egiz.pollMs);
+  timer = setTimeout(refreshLater, egiz.pollMs);
+}
+
+function refreshLater() {
+  // What the user is working with (an open select, a drag on the chart) is not re-rendered.
+  if (egiz.busy || document.activeElement?.tagName === "SELECT") {
+    timer = setTimeout(refreshLater, egiz.pollMs);
+    return;
+  }
+  render();
 }
 
 async function logout() {

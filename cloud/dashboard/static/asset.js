@@ -2,7 +2,7 @@
 "use strict";
 
 const RANGES = { "1 h": 3600, "6 h": 21600, "24 h": 86400, "7 d": 604800, "30 d": 2592000, all: 0 };
-const assetState = { signal: null, range: "6 h" };
+const assetState = { signal: null, range: "6 h", zoom: null };
 
 function select(id, options, value, onChange) {
   const s = el("select", { id }, ...options.map((o) => el("option", { value: o, selected: o === value }, o)));
@@ -58,7 +58,10 @@ async function assetView(root, gid, rerender) {
   const params = new URLSearchParams({ resolution: "auto", limit: "5000" });
   if (assetState.signal) params.set("signal", assetState.signal);
   const span = RANGES[assetState.range];
-  if (span && asset.updated) {
+  if (assetState.zoom) {
+    params.set("start", assetState.zoom[0]);
+    params.set("end", assetState.zoom[1]);
+  } else if (span && asset.updated) {
     // The range ends at the newest data (data time may run faster than the wall clock).
     const end = Date.parse(asset.updated) + (spec.window_length_s || 0) * 1000 + 1;
     params.set("start", new Date(end - span * 1000).toISOString());
@@ -79,10 +82,14 @@ async function assetView(root, gid, rerender) {
     el("section", { class: "trend" },
       el("div", { class: "controls" },
         select("signal", signals.map((x) => x.name), assetState.signal, (v) => { assetState.signal = v; rerender(); }),
-        select("range", Object.keys(RANGES), assetState.range, (v) => { assetState.range = v; rerender(); }),
-        el("span", { class: "meta" }, `${hist.count} points · ${hist.resolution}${hist.truncated ? " · truncated" : ""}`)),
+        select("range", Object.keys(RANGES), assetState.range, (v) => { assetState.range = v; assetState.zoom = null; rerender(); }),
+        el("span", { class: "meta" }, `${hist.count} points · ${hist.resolution}${hist.truncated ? " · truncated" : ""}` +
+          (assetState.zoom ? " · zoomed (double-click to reset)" : " · drag to zoom"))),
       el("div", { id: "trend", "data-signal": assetState.signal || "", "data-count": String(hist.count), "data-src": src },
-        trendChart(hist.data, { unit: spec.unit || "" }))),
+        trendChart(hist.data, {
+          unit: spec.unit || "",
+          onZoom: (a, b) => { assetState.zoom = a ? [a, b] : null; rerender(); },
+        }))),
     el("h3", {}, "Signals"),
     el("table", { class: "list signals" },
       el("tr", {}, ...["", "signal", "value", "unit", "time", "samples", "bad", "uncertain", "out of range"].map((h) => el("th", {}, h))),

@@ -9,7 +9,7 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-function trendChart(points, { width = 860, height = 260, unit = "" } = {}) {
+function trendChart(points, { width = 860, height = 260, unit = "", onZoom = null } = {}) {
   const pad = { l: 90, r: 12, t: 10, b: 28 };
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img" });
   const usable = points.filter((p) => p.mean !== null);
@@ -56,5 +56,40 @@ function trendChart(points, { width = 860, height = 260, unit = "" } = {}) {
     dots.append(c);
   });
   root.append(dots);
+  if (onZoom) addZoom(root, x, t0, t1, pad, width, height, onZoom);
   return root;
+}
+
+// Drag across the chart to zoom into that time span; double-click to go back to the range.
+function addZoom(root, x, t0, t1, pad, width, height, onZoom) {
+  const sel = svg("rect", { y: pad.t, height: height - pad.t - pad.b, class: "zoom", width: 0 });
+  root.append(sel);
+  const toT = (px) => t0 + ((px - pad.l) / (width - pad.l - pad.r)) * (t1 - t0);
+  const local = (ev) => {
+    const box = root.getBoundingClientRect();
+    return ((ev.clientX - box.left) / box.width) * width;
+  };
+  let from = null;
+  root.addEventListener("mousedown", (ev) => {
+    from = local(ev);
+    egiz.busy = true; // no refresh under a drag
+    sel.setAttribute("x", from);
+  });
+  root.addEventListener("mousemove", (ev) => {
+    if (from === null) return;
+    const to = local(ev);
+    sel.setAttribute("x", Math.min(from, to));
+    sel.setAttribute("width", Math.abs(to - from));
+  });
+  root.addEventListener("mouseup", (ev) => {
+    const to = local(ev);
+    if (from !== null && Math.abs(to - from) > 4) {
+      const [a, b] = [toT(Math.min(from, to)), toT(Math.max(from, to))];
+      onZoom(new Date(a).toISOString(), new Date(b).toISOString());
+    }
+    from = null;
+    egiz.busy = false;
+    sel.setAttribute("width", 0);
+  });
+  root.addEventListener("dblclick", () => onZoom(null, null));
 }

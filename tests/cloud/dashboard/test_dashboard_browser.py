@@ -137,6 +137,19 @@ def test_dashboard_login_fleet_asset_chart_and_ack(server, browser, mk) -> None:
     if shots:
         page.screenshot(path=f"{shots}/asset.png", full_page=True)
 
+    # Zoom: drag across the middle third of the chart, then double-click back.
+    box = page.locator("#trend svg").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => Number(document.querySelector('#trend').dataset.count) < 31")
+    zoomed = page.locator("#trend").get_attribute("data-src")
+    assert "start=" in zoomed and int(page.locator("#trend").get_attribute("data-count")) > 3
+    page.locator("#trend svg").dblclick()
+    page.wait_for_function("() => document.querySelector('#trend').dataset.count === '31'")
+
     # Acknowledge the alarm from the asset page; the API agrees who did it.
     row = page.locator('tr[data-alarm="al-1"]')
     assert "active unacknowledged" in row.locator("td.state").inner_text()
