@@ -16,7 +16,20 @@ from starlette.concurrency import run_in_threadpool
 from egiz import __version__
 from egiz.contracts import UplinkBatch
 
-from .api import alarms, assets, auth, edges, events, fleet, health, ingest, metrics, ui, users
+from .api import (
+    alarms,
+    assets,
+    auth,
+    edges,
+    events,
+    fleet,
+    health,
+    ingest,
+    metrics,
+    stream,
+    ui,
+    users,
+)
 from .api import commands as commands_api
 from .api import ledger as ledger_api
 from .api import maintenance as maintenance_api
@@ -105,12 +118,13 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.state.store = the_store
     app.state.metrics = CloudMetrics(the_store)
     app.state.sink = _sink(settings)
+    app.state.changes = stream.ChangeCounter()
     app.add_exception_handler(CloudError, _on_cloud_error)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ingest.router, prefix=API_PREFIX)
     for module in (auth, users, assets, alarms, events, edges, fleet,
-                   commands_api, maintenance_api, ledger_api):  # fmt: skip
+                   commands_api, maintenance_api, ledger_api, stream):  # fmt: skip
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(ui.router)
     ui.mount_static(app, settings.docs)

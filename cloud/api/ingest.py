@@ -84,7 +84,9 @@ async def post_ingest(
             raise BodyTooLarge(f"body exceeds the limit of {limit} bytes (fix: smaller batches)")
         chunks.append(chunk)
     raw = b"".join(chunks)
-    return await run_in_threadpool(
+    answer = await run_in_threadpool(
         _handle, store, request.app.state.metrics, request.app.state.sink, edge, raw,
         request.headers.get("content-encoding"), limit,
     )  # fmt: skip
+    request.app.state.changes.bump()
+    return answer

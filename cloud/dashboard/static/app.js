@@ -1,4 +1,4 @@
-// Egiz dashboard: hash routes (#/, #/asset/<id>, #/alarms, #/edges), refreshed by polling.
+// Egiz dashboard: hash routes (#/, #/asset/<id>, #/alarms, #/edges); live by SSE, plus polling.
 "use strict";
 
 let timer = null;
@@ -30,6 +30,17 @@ function refreshLater() {
   render();
 }
 
+function listen() {
+  // Server-Sent Events say that new data was stored; the page then re-reads the API.
+  const token = encodeURIComponent(localStorage.getItem("egiz.token") || "");
+  const source = new EventSource(`/api/v1/stream?access_token=${token}`);
+  source.addEventListener("change", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refreshLater, 50); // coalesce bursts of batches into one refresh
+  });
+  // On errors EventSource reconnects by itself; polling covers the gap.
+}
+
 async function logout() {
   await fetch("/api/v1/auth/logout", { method: "POST", headers: authHeaders() }).catch(() => {});
   toLogin();
@@ -44,6 +55,7 @@ async function start() {
     if (resp.ok) egiz.pollMs = (await resp.json()).poll_ms || egiz.pollMs;
   } catch (_) { /* defaults are fine */ }
   window.addEventListener("hashchange", render);
+  listen();
   render();
 }
 

@@ -64,6 +64,7 @@ POST   /api/v1/edges/{edge_id}/rotate                401 401 403 403 403 200 200
 POST   /api/v1/edges/{edge_id}/revoke                401 401 403 403 403 204 204 403
 GET    /api/v1/fleet/health                          401 401 200 200 200 200 200 200
 GET    /metrics                                      401 401 200 200 200 200 200 200
+GET    /api/v1/stream                                401 401 200 200 200 200 200 200
 GET    /api/v1/assets/{asset_id}/commands            401 401 200 200 200 200 200 403
 POST   /api/v1/assets/{asset_id}/commands            401 401 403 403 201 201 201 403
 GET    /api/v1/commands/{command_id}                 401 401 200 200 200 200 200 403
@@ -167,7 +168,8 @@ class World:
         if method == "MOUNT":
             method, url = "GET", {"/dashboard": "/dashboard/app.js",
                                   "/static/swagger": "/static/swagger/swagger-ui.css"}[path]  # fmt: skip
-        r = self.client.request(method, url, json=body, headers=self.headers(who),
+        params = {"timeout_s": 0} if path == "/api/v1/stream" else None  # end the SSE stream
+        r = self.client.request(method, url, json=body, headers=self.headers(who), params=params,
                                 follow_redirects=False)  # fmt: skip
         if r.status_code >= 400:
             assert r.json()["detail"], (method, url, who)  # every refusal says why

@@ -38,7 +38,7 @@ def _free_port() -> int:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """Serve the cloud with uvicorn in a thread; yield (base URL, edge token, user token)."""
-    app = create_app(CloudSettings(db_url=f"sqlite:///{tmp_path}/c.db", dashboard_poll_s=0.3))
+    app = create_app(CloudSettings(db_url=f"sqlite:///{tmp_path}/c.db", dashboard_poll_s=120))
     token = add_edge(app.state.store, "edge-1")
     add_user(app.state.store, "olga", "olga-password", {"plant": "operator"})
     user_token, _ = issue_token(app.state.store, "olga")
@@ -112,6 +112,7 @@ def test_dashboard_login_fleet_asset_chart_and_ack(server, browser, mk) -> None:
     assert (
         page.locator('section.site[data-site="plant"] section.area h3').text_content() == "pumping"
     )
+    # Polling is every 120 s here: the new value can only come in through the SSE stream.
     more = mk.batch([mk.window(50, k=30, flow=33.3)], batch_id="b2")
     assert httpx.post(f"{base}/api/v1/ingest", json=more, headers=auth).json()["stored"] == [
         [50, 50]
