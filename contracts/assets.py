@@ -88,6 +88,9 @@ class SetpointSpec(Contract):
     min: float
     max: float
     max_step: float | None = Field(None, gt=0, description="largest change in one command")
+    max_rate: float | None = Field(
+        None, gt=0, description="largest change per second since the last executed command"
+    )
     description: str = ""
 
     @model_validator(mode="after")

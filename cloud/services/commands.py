@@ -116,16 +116,23 @@ def _asset_type(store: Store, site: str, asset: str) -> AssetType:
     raise NotFound(f"asset {site}.{asset} has unknown type {found.type!r}")
 
 
-def _last_value(store: Store, site: str, asset: str, setpoint: str) -> float | None:
-    for row in store.commands(site=site, asset=asset, states=(CommandState.executed.value,)):
+def _last_value(store: Store, site: str, asset: str, setpoint: str) -> tuple[float, float] | None:
+    """Return (value, when) of the newest executed command on a setpoint."""
+    rows = store.commands(site=site, asset=asset, states=(CommandState.executed.value,))
+    for row in sorted(rows, key=lambda r: -r.updated_at):
         c = Command.model_validate(json.loads(row.body)["command"])
         if c.setpoint == setpoint and isinstance(c.value, int | float):
-            return float(c.value)
+            return float(c.value), row.updated_at
     return None
 
 
-def check_limits(atype: AssetType, req: CommandCreate, current: float | None) -> bool:
-    """Check the request against the asset type; return whether it is critical."""
+def check_limits(
+    atype: AssetType, req: CommandCreate, last: tuple[float, float] | None, now: float
+) -> bool:
+    """Check the request against the asset type; return whether it is critical.
+
+    ``last`` is (value, time) of the setpoint's newest executed command, for max_step and
+    max_rate; the edge checks both again against the value it reads from the PLC."""
     if req.action == CommandAction.set_setpoint:
         if not req.setpoint:
             raise InvalidInput("set_setpoint needs 'setpoint' (fix: name one of the asset type's)")
@@ -144,11 +151,21 @@ def check_limits(atype: AssetType, req: CommandCreate, current: float | None) ->
                 f"out of limits: {req.setpoint} {v:g} {spec.unit} is outside "
                 f"[{spec.min:g}, {spec.max:g}] of asset type {atype.name}"
             )
-        if spec.max_step is not None and current is not None and abs(v - current) > spec.max_step:
-            raise InvalidInput(
-                f"out of limits: {req.setpoint} step {abs(v - current):g} {spec.unit} from "
-                f"{current:g} exceeds max_step {spec.max_step:g} of asset type {atype.name}"
-            )
+        if last is not None:
+            current, when = last
+            step = abs(v - current)
+            if spec.max_step is not None and step > spec.max_step:
+                raise InvalidInput(
+                    f"out of limits: {req.setpoint} step {step:g} {spec.unit} from "
+                    f"{current:g} exceeds max_step {spec.max_step:g} of asset type {atype.name}"
+                )
+            if spec.max_rate is not None and step > spec.max_rate * max(now - when, 0.0):
+                wait = step / spec.max_rate - (now - when)
+                raise InvalidInput(
+                    f"out of limits: {req.setpoint} would change {step:g} {spec.unit} "
+                    f"{now - when:.0f} s after the last change; max_rate is "
+                    f"{spec.max_rate:g} {spec.unit}/s (fix: wait {wait:.0f} s or step less)"
+                )
         return False
     spec = next((c for c in atype.commands if c.name == req.action.value), None)
     if spec is None:
@@ -179,12 +196,12 @@ def create(
     now = time.time() if now is None else now
     _require_role(user, site)
     atype = _asset_type(store, site, asset)
-    current = (
+    last = (
         _last_value(store, site, asset, req.setpoint)
         if req.action == CommandAction.set_setpoint and req.setpoint
         else None
     )
-    critical = check_limits(atype, req, current)
+    critical = check_limits(atype, req, last, now)
     _preconditions(store, site, asset, req.action)
     site_row = store.site(site)
     state = CommandState.awaiting_approval if critical else CommandState.pending

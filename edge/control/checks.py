@@ -31,9 +31,14 @@ def check_expiry(cmd: Command, now: float, clock_offset_s: float) -> str | None:
 
 
 def check_command(
-    cmd: Command, atype: AssetType, current: float | None, tripped: str | None
+    cmd: Command,
+    atype: AssetType,
+    current: float | None,
+    tripped: str | None,
+    since_last_s: float | None = None,
 ) -> str | None:
-    """Return why the command may not run given the current value and any active trip."""
+    """Return why the command may not run given the current value, any active trip, and the
+    seconds since a command last changed this setpoint (for max_rate)."""
     if cmd.action == CommandAction.set_setpoint:
         try:
             spec = atype.setpoint(cmd.setpoint or "")
@@ -54,6 +59,13 @@ def check_command(
                 return (
                     f"out of limits at the edge: step {abs(v - current):g} {spec.unit} from the "
                     f"current {current:g} exceeds max_step {spec.max_step:g}"
+                )
+        if spec.max_rate is not None and since_last_s is not None and current is not None:
+            elapsed = since_last_s
+            if abs(v - current) > spec.max_rate * elapsed:
+                return (
+                    f"out of limits at the edge: {abs(v - current):g} {spec.unit} in "
+                    f"{elapsed:.0f} s exceeds max_rate {spec.max_rate:g} {spec.unit}/s"
                 )
         return None
     if not any(c.name == cmd.action.value for c in atype.commands):

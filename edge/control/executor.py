@@ -163,7 +163,9 @@ class Controller:
         if cmd.action == CommandAction.set_setpoint and self.actuator is not None:
             with contextlib.suppress(ActuatorError):
                 current = await self.actuator.read(cmd.asset, cmd.setpoint or "")
-        why = check_command(cmd, atype, current, self.tripped.get(cmd.asset))
+        last = self.journal.last_executed_at(cmd.asset, cmd.setpoint or "")
+        since = None if last is None else now - last
+        why = check_command(cmd, atype, current, self.tripped.get(cmd.asset), since)
         if why:
             return self._settle(cmd, "received", "rejected", why)
         if not self.policy.enabled or self.actuator is None:

@@ -74,6 +74,15 @@ class Journal:
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
+    def last_executed_at(self, asset: str, setpoint: str) -> float | None:
+        """Return when a command last changed this setpoint, or None."""
+        row = self._db.execute(
+            "SELECT MAX(updated_at) FROM commands WHERE state = 'executed' AND "
+            "json_extract(body, '$.asset') = ? AND json_extract(body, '$.setpoint') = ?",
+            (asset, setpoint),
+        ).fetchone()
+        return row[0] if row else None
+
     def unreported(self) -> list[tuple[Command, str, str | None, float | None]]:
         """Return commands whose current state the cloud has not been told yet."""
         marks = ", ".join("?" * len(REPORTED))

@@ -52,3 +52,13 @@ def test_checks_interlock_blocks_start_during_trip() -> None:
     stop = cmd(action="stop", setpoint=None, value=None)
     assert check_command(stop, PUMP, None, "trip rule speed > 1650") is None
     assert "no command 'reset'" in (check_command(cmd(action="reset"), PUMP, None, None) or "")
+
+
+def test_checks_max_rate_since_last_change() -> None:
+    spec = PUMP.model_dump()
+    spec["setpoints"][0]["max_rate"] = 10.0  # rpm/s
+    rated = AssetType.model_validate(spec)
+    c = cmd(value=1400.0)  # 100 rpm from the current 1300
+    assert "max_rate 10" in (check_command(c, rated, 1300.0, None, since_last_s=5.0) or "")
+    assert check_command(c, rated, 1300.0, None, since_last_s=20.0) is None
+    assert check_command(c, rated, 1300.0, None, since_last_s=None) is None  # never changed

@@ -27,7 +27,8 @@ def store(tmp_path: Path):  # type: ignore[no-untyped-def]
     _batch(s, "m", [{"type": "manifest", "seq": 1, "site": {"id": "plant"}, "hash": "0" * 64,
                      "asset_types": [{"name": "pump", "signals": [{"name": "speed", "unit": "rpm"}],
                                       "setpoints": [{"name": "sp", "unit": "rpm", "min": 0,
-                                                     "max": 100, "max_step": 30}],
+                                                     "max": 100, "max_step": 30,
+                                                     "max_rate": 1.0}],
                                       "commands": [{"name": "stop"},
                                                    {"name": "start", "critical": True}]}],
                      "assets": [{"id": "p1", "type": "pump", "area": "a"}]}])  # fmt: skip
@@ -62,8 +63,17 @@ def test_cloud_commands_lifecycle_and_retry_applied_once(store) -> None:  # type
     row = store.command(c.id)
     assert row.state == "executed" and len(store.ledger_entries("cloud")) == n_ledger
     # max_step is checked from the last executed value (20): 60 is a step of 40 > 30.
+    done_at = store.command(c.id).updated_at
     with pytest.raises(InvalidInput, match="max_step"):
-        commands.create(store, OP, "plant", "p1", req.model_copy(update={"value": 60}), now=T0)
+        commands.create(store, OP, "plant", "p1", req.model_copy(update={"value": 60}),
+                        now=done_at + 100)  # fmt: skip
+    # max_rate 1 rpm/s: +25 needs 25 s since the last change.
+    with pytest.raises(InvalidInput, match="max_rate"):
+        commands.create(store, OP, "plant", "p1", req.model_copy(update={"value": 45}),
+                        now=done_at + 10)  # fmt: skip
+    ok = commands.create(store, OP, "plant", "p1", req.model_copy(update={"value": 45}),
+                         now=done_at + 30)  # fmt: skip
+    assert ok.state == "pending"
 
 
 def test_cloud_commands_approval_and_expiry(store) -> None:  # type: ignore[no-untyped-def]
