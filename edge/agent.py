@@ -91,6 +91,9 @@ class EdgeAgent:
                 cid = f"egiz-{cfg.uplink.edge_id}-{scfg.name}-{self.outbox.epoch[:8]}"
                 scfg = scfg.model_copy(update={"client_id": cid[:64]})
             src = make_source(scfg, on_note=self._note)
+            if closed != NO_WINDOW and hasattr(src, "backfill_from"):
+                # The agent was down: ask the server for what it served since the last window.
+                src.backfill_from = closed * cfg.window.length_s
             self.sources.append(src)
             self._counts.setdefault(scfg.kind, 0)
             self._rates.setdefault(scfg.kind, deque(maxlen=12))
@@ -277,9 +280,10 @@ class EdgeAgent:
         if note.kind == "source_status" and note.data.get("state") == "reconnecting":
             sev = "medium"
         log.info("edge: %s", note.message)
-        self._pending.append(
-            self._event_item(str(note.kind), note.message, severity=sev, data=note.data)
-        )
+        item = self._event_item(str(note.kind), note.message, severity=sev, data=note.data)
+        if isinstance(note.data.get("start"), float):  # a gap with a known first missing instant
+            item.body["start"] = iso(note.data["start"])
+        self._pending.append(item)
 
     # -- periodic -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Self
 
+import numpy as np
 from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 #: Per-subscription queue inside asyncua; generous so a slow consumer does not drop values.
 _SUB_QUEUE = 200_000
 _MAX_BATCH = 20_000
+_FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)  # data time may run ahead of the wall clock
 
 
 def status_quality(code: int) -> int:
@@ -68,6 +70,10 @@ class OpcUaSource:
         self.last_data_wall: float | None = None
         self.connected_at: float | None = None
         self.bad_nodes: dict[str, str] = {}
+        #: HistoryRead from here (epoch s) on the first connection: where the agent stopped.
+        self.backfill_from: float | None = None
+        self.backfilled = 0
+        self._last_ts = np.full(len(self.refs), np.nan)  # newest source ts received per node
 
     async def __aenter__(self) -> Self:
         groups = self._session_groups()
@@ -100,6 +106,7 @@ class OpcUaSource:
             "reconnects": self.reconnects,
             "sessions": dict(self._session_states),
             "bad_nodes": dict(self.bad_nodes),
+            "backfilled": self.backfilled,
         }
 
     # -- sessions -------------------------------------------------------------------------
@@ -145,9 +152,12 @@ class OpcUaSource:
                     retry.reset()
                     await self._poll(client, [i for g in groups for i in g])
                 else:
-                    subs = [await self._subscribe(client, g) for g in groups if g]
+                    made = [await self._subscribe(client, g) for g in groups if g]
+                    subs = [sub for sub, _nodes in made]
                     self._set_state(index, "connected")
                     retry.reset()
+                    if self.config.backfill:
+                        await self._backfill([n for _sub, nodes in made for n in nodes])
                     await self._consume(client, subs)
             except asyncio.CancelledError:
                 await self._close(client)
@@ -215,8 +225,18 @@ class OpcUaSource:
 
     async def _subscribe(self, client: Client, indices: list[int]) -> Any:
         cfg = self.config.subscription
+        params = ua.CreateSubscriptionParameters()
+        params.RequestedPublishingInterval = cfg.publishing_interval_ms
+        # Keep-alives at a third of the watchdog, so a quiet but healthy subscription is never
+        # mistaken for a dead one (asyncua's default is 75 % of the session timeout).
+        keepalive = max(1, int(self.config.watchdog_s * 1000 / 3 / cfg.publishing_interval_ms))
+        params.RequestedMaxKeepAliveCount = keepalive
+        params.RequestedLifetimeCount = keepalive * 10
+        params.MaxNotificationsPerPublish = 10_000
+        params.PublishingEnabled = True
+        params.Priority = 0
         sub = await client.create_subscription(
-            cfg.publishing_interval_ms, queue_maxsize=_SUB_QUEUE, overflow=OverflowPolicy.WARN
+            params, queue_maxsize=_SUB_QUEUE, overflow=OverflowPolicy.WARN
         )
         nodes = await self._resolve(client, indices)
         # StatusValueTimestamp: a repeated value with a new source timestamp is still a sample.
@@ -243,7 +263,7 @@ class OpcUaSource:
         for (ref, _node), res in zip(nodes, results, strict=True):
             if isinstance(res, ua.StatusCode):
                 self._bad_node(self._mappings[ref], f"monitored item refused: {res.name}")
-        return sub
+        return sub, nodes
 
     async def _consume(self, client: Client, subs: list[Any]) -> None:
         """Drain every subscription into batches; return (raise) when the session is dead."""
@@ -301,9 +321,68 @@ class OpcUaSource:
                 await self._emit(SampleBatch.from_lists(refs, tss, vals, quals, time.time()))
 
     async def _emit(self, batch: SampleBatch) -> None:
+        np.fmax.at(self._last_ts, batch.ref, batch.ts)
         self.samples += len(batch)
         self.last_data_wall = time.time()
         await self._out.put(batch)
+
+    async def _backfill(self, nodes: list[tuple[int, Any]]) -> None:
+        """HistoryRead what each node served since we last heard from it (or the agent stopped).
+
+        Overlap with the new subscription is harmless: windows count a timestamp once.
+        """
+        todo = []
+        for ref, node in nodes:
+            start = self._last_ts[ref]
+            if np.isnan(start):
+                start = self.backfill_from
+            if start is not None:
+                todo.append((ref, node, float(start)))
+        rows: list[tuple[int, list[Any]]] = []
+        for i in range(0, len(todo), 50):  # bounded concurrency: a server has request limits
+            got = await asyncio.gather(
+                *(self._history(ref, node, start) for ref, node, start in todo[i : i + 50])
+            )
+            rows += [(ref, dvs) for (ref, _n, _s), dvs in zip(todo[i : i + 50], got, strict=True)]
+        refs = [ref for ref, dvs in rows for _ in dvs]
+        if not refs:
+            return
+        # One batch for every node: the watermark must not pass one node's backfill because
+        # another node's arrived first.
+        dvs = [dv for _ref, dvl in rows for dv in dvl]
+        batch = SampleBatch.from_lists(
+            refs,
+            [to_epoch(dv.SourceTimestamp) for dv in dvs],
+            [_as_float(dv.Value.Value if dv.Value else None) for dv in dvs],
+            [status_quality(dv.StatusCode.value if dv.StatusCode else 0) for dv in dvs],
+            time.time(),
+        )
+        self.backfilled += len(batch)
+        await self._emit(batch)
+
+    async def _history(self, ref: int, node: Any, start: float) -> list[Any]:
+        m = self._mappings[ref]
+        try:
+            dvs = await node.read_raw_history(
+                datetime.fromtimestamp(start, UTC), _FAR_FUTURE, return_bounds=False
+            )
+        except Exception as err:  # no history on this server/node: report the gap, go on
+            self._on_note(
+                SourceNote(
+                    EventKind.data_gap,
+                    f"source {self.name}: {m.asset}.{m.signal}: cannot backfill since "
+                    f"{datetime.fromtimestamp(start, UTC).isoformat()}: {err}",
+                    {
+                        "source": self.name,
+                        "asset": m.asset,
+                        "signal": m.signal,
+                        "start": start,
+                        "reason": "history_unavailable",
+                    },
+                )
+            )
+            return []
+        return [dv for dv in dvs if to_epoch(dv.SourceTimestamp) >= start]
 
     async def _poll(self, client: Client, indices: list[int]) -> None:
         """Read every node each poll interval (servers without subscriptions)."""

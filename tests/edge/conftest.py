@@ -7,14 +7,17 @@ after which the end-to-end tests run against uvicorn + egiz.cloud.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
+import math
 import socket
 import threading
+import time
 import types
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -139,6 +142,50 @@ async def opcua_server(port: int, names: list[str], history: bool = False) -> As
         yield server, nodes
 
 
+class PlantServer:
+    """An asyncua server that can be stopped and started again on the same port (a PLC reboot).
+
+    ``served`` logs every (name, ts, value) written while the server was up: the oracle.
+    """
+
+    def __init__(self, port: int, names: list[str]) -> None:
+        self.port = port
+        self.names = names
+        self.server: Server | None = None
+        self.nodes: dict[str, Any] = {}
+        self.last: dict[str, tuple[float, float]] = {}
+        self.served: list[tuple[str, float, float]] = []
+
+    async def start(self) -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(f"opc.tcp://127.0.0.1:{self.port}/egiz/")
+        idx = await server.register_namespace("urn:egiz:test")
+        for name in self.names:
+            self.nodes[name] = await server.nodes.objects.add_variable(
+                ua.NodeId(name, idx), ua.QualifiedName(name, idx), 0.0, ua.VariantType.Double
+            )
+            if name in self.last:  # a rebooted PLC serves its last value, not a fresh zero
+                ts, value = self.last[name]
+                await write(self.nodes[name], value, ts)
+        await server.start()
+        # The PLC keeps history of what it served (in memory: a reboot starts it afresh).
+        await server.historize_node_data_change(
+            list(self.nodes.values()), period=timedelta(days=3650), count=1_000_000
+        )
+        self.server = server
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+
+    async def write(self, name: str, value: float, ts: float) -> None:
+        await write(self.nodes[name], value, ts)
+        self.last[name] = (ts, value)
+        self.served.append((name, ts, value))
+
+
 async def write(node: Any, value: float, ts: float, status: int = ua.StatusCodes.Good) -> None:
     """Write a value with its source timestamp and status, as a PLC would."""
     dt = datetime.fromtimestamp(ts, UTC)
@@ -204,14 +251,78 @@ def site_config(tmp_path: Any, sources: list[dict[str, Any]], **over: Any) -> Si
     return SiteConfig.model_validate(doc)
 
 
+def expected_windows(
+    served: dict[tuple[str, str], list[tuple[float, float]]], length: float
+) -> dict[tuple[str, float, str], dict[str, float]]:
+    """Per (asset, window start, signal): docs/edge.md's statistics recomputed from a log."""
+    groups: dict[tuple[str, float, str], dict[float, float]] = {}
+    for (asset, signal), rows in served.items():
+        for ts, v in rows:
+            k = math.floor(ts / length)
+            groups.setdefault((asset, k * length, signal), {})[ts] = v  # same ts: last wins
+    out = {}
+    for key, by_ts in groups.items():
+        vals = [by_ts[t] for t in sorted(by_ts)]
+        mean = sum(vals) / len(vals)
+        out[key] = {
+            "count": len(vals),
+            "min": min(vals),
+            "max": max(vals),
+            "mean": mean,
+            "std": math.sqrt(sum((v - mean) ** 2 for v in vals) / len(vals)),
+            "last": vals[-1],
+        }
+    return out
+
+
+def stored_windows(records: list[dict[str, Any]]) -> dict[tuple[str, float, str], dict]:
+    """Index stored window records by (asset, start, signal); a duplicate fails the test."""
+    got: dict[tuple[str, float, str], dict] = {}
+    for rec in records:
+        start = datetime.fromisoformat(rec["start"]).timestamp()
+        for sig, st in rec["signals"].items():
+            key = (rec["asset"], start, sig)
+            assert key not in got, f"window {key} stored twice"
+            got[key] = st
+    return got
+
+
+def assert_windows_match(got: dict, want: dict, keys: Any = None) -> int:
+    """Every wanted window is stored with the same statistics; returns how many compared."""
+    n = 0
+    for key in sorted(want if keys is None else keys):
+        assert key in got, f"window {key} missing"
+        g, w = got[key], want[key]
+        assert g["count"] == w["count"], (key, g["count"], w["count"])
+        for f in ("min", "max", "mean", "std", "last"):
+            assert math.isclose(g[f], w[f], rel_tol=1e-9, abs_tol=1e-9), (key, f, g[f], w[f])
+        n += 1
+    return n
+
+
+async def wait_until(cond: Callable[[], Any], limit_s: float, what: str) -> float:
+    """Poll ``cond`` until true; fail after ``limit_s``; return the seconds it took."""
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > limit_s:
+            raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - t0
+
+
 @pytest.fixture
 def kit() -> types.SimpleNamespace:
     """The helpers above (importlib mode cannot import conftest from a test module)."""
     return types.SimpleNamespace(
         IngestStub=IngestStub,
         opcua_server=opcua_server,
+        PlantServer=PlantServer,
         write=write,
         site_config=site_config,
         free_port=free_port,
         TOKEN=TOKEN,
+        expected_windows=expected_windows,
+        stored_windows=stored_windows,
+        assert_windows_match=assert_windows_match,
+        wait_until=wait_until,
     )
