@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     esub = e.add_subparsers(dest="dataset", metavar="DATASET", required=True)
     # One function per dataset keeps this group open to `skab`, `nab`, ... side by side.
     _register_eval_cmapss(esub)
+    _register_eval_skab(esub)
+    _register_eval_nab(esub)
 
     i = msub.add_parser("inspect", help="print an artifact's manifest and verify its hashes")
     i.add_argument("path", type=Path, help="artifact directory")
@@ -71,6 +73,108 @@ def run_eval_cmapss(args: argparse.Namespace) -> int:
                 f"grouped {cv['folds']}-fold CV on train_{args.subset}.txt ({cv['rows']} rows): "
                 f"RMSE true {cv['rmse_true_rul']:.2f}, capped {cv['rmse_capped_125']:.2f}"
             )
+    return 0
+
+
+def _register_eval_skab(esub: argparse._SubParsersAction) -> None:
+    from egiz.models.anomaly import BATCH_DETECTORS
+
+    s = esub.add_parser(
+        "skab",
+        help="SKAB anomalies: leaderboard protocol, F1/FAR/MAR and change-point NAB",
+        description="Per file the first 400 rows train (fit, scaling, threshold) and the rest "
+        "test; F1/FAR/MAR pooled over all test rows; change points scored with NAB "
+        "(60 s right-sided windows), both SKAB's variant and official NAB.",
+    )
+    s.add_argument("--data", type=Path, required=True, help="SKAB folder (valve1/, valve2/, ...)")
+    s.add_argument(
+        "--detector",
+        choices=[*BATCH_DETECTORS, "all"],
+        default="all",
+        help="batch detector with its default hyperparameters (default: all)",
+    )
+    s.set_defaults(func=run_eval_skab)
+
+
+def _register_eval_nab(esub: argparse._SubParsersAction) -> None:
+    from egiz.models.anomaly import STREAMING_DETECTORS
+
+    n = esub.add_parser(
+        "nab",
+        help="NAB: standard / reward-low-FP / reward-low-FN with NAB's threshold optimisation",
+        description="Run a streaming detector causally over every series of the windows file "
+        "found under --data and score it with NAB v1.1's scorer: 15%% probation (at most "
+        "750 rows), one threshold per profile optimised over all series pooled.",
+    )
+    n.add_argument("--data", type=Path, required=True, help="NAB data folder (realKnownCause/...)")
+    n.add_argument("--labels", type=Path, required=True, help="NAB combined_windows.json")
+    n.add_argument(
+        "--detector",
+        choices=list(STREAMING_DETECTORS),
+        default="tail_probability",
+        help="streaming detector (default: tail_probability)",
+    )
+    n.set_defaults(func=run_eval_nab)
+
+
+def run_eval_skab(args: argparse.Namespace) -> int:
+    """Run the SKAB protocol and print our numbers beside the published leaderboard."""
+    from egiz.models.anomaly import BATCH_DETECTORS
+    from egiz.models.eval import skab
+
+    names = list(BATCH_DETECTORS) if args.detector == "all" else [args.detector]
+    try:
+        n_files = len(skab.find_files(args.data))
+        results = {n: skab.evaluate(args.data, BATCH_DETECTORS[n]) for n in names}
+    except (FileNotFoundError, ValueError) as err:
+        raise EgizError(str(err)) from None
+    print(f"SKAB {args.data}: {n_files} files; per file rows 0-399 train, rows 400+ test")
+    print(
+        f"{'model':28s} {'F1':>6s} {'FAR':>7s} {'MAR':>7s}   change points, NAB standard / "
+        "low-FP / low-FN: SKAB's variant | official NAB"
+    )
+    for name, r in results.items():
+        own = " / ".join(f"{r.skab_nab[p]:5.1f}" for p in skab.SKAB_NAB_PROFILES)
+        cp = " / ".join(f"{r.nab_normalized[p]:5.1f}" for p in skab.nab.PROFILES)
+        print(f"{'egiz ' + name:28s} {r.f1:6.3f} {r.far:7.1%} {r.mar:7.1%}   {own} | {cp}")
+    print("published (34 files, SKAB leaderboard; change points by SKAB's NAB variant):")
+    for name, (f1, far, mar) in skab.PUBLISHED_OUTLIER.items():
+        far_s = f"{far:7.1%}" if far is not None else f"{'-':>7s}"
+        mar_s = f"{mar:7.1%}" if mar is not None else f"{'-':>7s}"
+        print(f"{'  ' + name:28s} {f1:6.2f} {far_s} {mar_s}")
+    for name, score in skab.PUBLISHED_CP_NAB_STANDARD.items():
+        print(f"{'  ' + name:28s} {'':6s} {'':7s} {'':7s}   {score:5.1f} (standard)")
+    return 0
+
+
+def run_eval_nab(args: argparse.Namespace) -> int:
+    """Score a streaming detector NAB's way and print it beside the published scoreboard."""
+    from egiz.models.anomaly import STREAMING_DETECTORS, score_stream
+    from egiz.models.eval import nab
+
+    def scores(values):  # a fresh detector per series, run causally
+        return nab.to_unit_interval(score_stream(STREAMING_DETECTORS[args.detector](), values))
+
+    try:
+        r = nab.evaluate_corpus(args.data, args.labels, scores)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise EgizError(str(err)) from None
+    print(f"NAB {args.data}: {len(r.files)} series, detector egiz {args.detector}")
+    print(
+        f"{'profile':20s} {'threshold':>9s} {'raw':>8s} {'TP':>6s} {'FP':>6s} {'FN':>6s} {'score':>6s}"
+    )
+    for p in nab.PROFILES:
+        b = r.best[p]
+        print(
+            f"{p:20s} {b.threshold:9.4f} {b.score:8.3f} {b.tp:6d} {b.fp:6d} {b.fn:6d} "
+            f"{r.normalized[p]:6.1f}"
+        )
+    print("per series, raw score at the pooled threshold (standard / low-FP / low-FN):")
+    for f in r.files:
+        print(f"  {f}: " + " / ".join(f"{r.per_file[p][f].score:.3f}" for p in nab.PROFILES))
+    print("published NAB v1.1 corpus scores, standard profile (58 series):")
+    for name, score in nab.PUBLISHED_CORPUS_STANDARD.items():
+        print(f"  {name:26s} {score:5.1f}")
     return 0
 
 
