@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = (
+    "egiz.models.anomaly.artifact",
     "egiz.models.anomaly.batch",
     "egiz.models.anomaly.calibration",
     "egiz.models.anomaly.state",
