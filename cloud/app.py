@@ -47,6 +47,7 @@ from .errors import (
     Unauthorized,
 )
 from .metrics import CloudMetrics
+from .notify import Notifier
 from .services import rollup
 from .store import Store, open_store
 
@@ -93,6 +94,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await app.state.notifier.start()
         task = None
         if settings.maintenance_interval_s is not None:
             task = asyncio.create_task(_maintenance(the_store, settings))
@@ -101,6 +103,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await app.state.notifier.stop()
         if app.state.sink is not None:
             app.state.sink.close()
         if owned:
@@ -119,6 +122,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.state.metrics = CloudMetrics(the_store)
     app.state.sink = _sink(settings)
     app.state.changes = stream.ChangeCounter()
+    app.state.notifier = Notifier(list(settings.webhooks))
     app.add_exception_handler(CloudError, _on_cloud_error)
     app.include_router(health.router)
     app.include_router(metrics.router)

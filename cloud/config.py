@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from .notify import WebhookConfig
+
 
 class CloudSettings(BaseModel):
     """Everything `create_app` needs; no environment lookups at import time."""
@@ -36,4 +38,7 @@ class CloudSettings(BaseModel):
     influx_token: SecretStr | None = None
     influx_org: str = "egiz"
     influx_bucket: str = "egiz"
+    webhooks: tuple[WebhookConfig, ...] = Field(
+        (), description="receivers of alarm raise/clear/ack notifications (signed, retried)"
+    )
     docs: bool = Field(True, description="serve Swagger UI at /docs (assets from the package)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from ..schemas import AlarmPublic, AlarmsPublic, ShelveRequest
 from ..services import alarms
@@ -37,9 +37,13 @@ def read_alarms(
 
 @router.post("/{site}/{alarm_id}/ack", response_model=AlarmPublic, responses=_ERR,
              summary="Acknowledge an alarm")  # fmt: skip
-def ack_alarm(store: StoreDep, user: UserDep, site: Site, alarm_id: AlarmId) -> AlarmPublic:
-    """Acknowledge (idempotent; the first acknowledgement is kept)."""
-    return alarms.acknowledge(store, user, site, alarm_id)
+def ack_alarm(
+    request: Request, store: StoreDep, user: UserDep, site: Site, alarm_id: AlarmId
+) -> AlarmPublic:
+    """Acknowledge (idempotent; the first acknowledgement is kept; webhooks: at least once)."""
+    alarm = alarms.acknowledge(store, user, site, alarm_id)
+    request.app.state.notifier.publish("alarm_ack", {"alarm": alarm.model_dump(mode="json")})
+    return alarm
 
 
 @router.post("/{site}/{alarm_id}/shelve", response_model=AlarmPublic, responses=_ERR,

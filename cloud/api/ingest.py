@@ -11,10 +11,11 @@ from egiz.contracts import UplinkAnswer
 
 from ..errors import BodyTooLarge
 from ..metrics import CloudMetrics
+from ..notify import Notifier
 from ..services.ingest import IngestStats, decode_body, ingest, parse_batch
 from ..sinks.influx import InfluxSink
 from ..store import Store
-from ..store.base import EdgeRow
+from ..store.base import AlarmRow, EdgeRow
 from .deps import EdgeDep, SettingsDep, StoreDep
 
 router = APIRouter(tags=["ingest"])
@@ -31,6 +32,7 @@ def _handle(
     store: Store,
     metrics: CloudMetrics,
     sink: InfluxSink | None,
+    notifier: Notifier,
     edge: EdgeRow,
     raw: bytes,
     encoding: str | None,
@@ -43,6 +45,9 @@ def _handle(
     metrics.store_write.observe(stats.write_s)
     if sink is not None:
         sink.write(stats.windows)
+    for kind, rows in (("alarm_raise", stats.alarm_raises), ("alarm_clear", stats.alarm_clears)):
+        for a in rows:
+            notifier.publish(kind, {"alarm": alarm_payload(a)})
     metrics.batches.labels("200").inc()
     return answer
 
@@ -52,6 +57,13 @@ _EXAMPLE = {
     "sent_at": "2026-01-01T00:00:00Z",
     "records": [{"type": "heartbeat", "seq": 1, "ts": "2026-01-01T00:00:00Z", "outbox_depth": 0}],
 }  # fmt: skip
+
+
+def alarm_payload(a: AlarmRow) -> dict[str, Any]:
+    """The alarm as webhooks receive it."""
+    return {"site": a.site, "alarm_id": a.alarm_id, "asset": f"{a.site}.{a.asset}" if a.asset else None,
+            "signal": a.signal, "severity": a.severity, "message": a.message,
+            "raised_at": a.raised_at, "cleared_at": a.cleared_at, "edge_id": a.edge_id}  # fmt: skip
 
 
 @router.post(
@@ -85,7 +97,8 @@ async def post_ingest(
         chunks.append(chunk)
     raw = b"".join(chunks)
     answer = await run_in_threadpool(
-        _handle, store, request.app.state.metrics, request.app.state.sink, edge, raw,
+        _handle, store, request.app.state.metrics, request.app.state.sink,
+        request.app.state.notifier, edge, raw,
         request.headers.get("content-encoding"), limit,
     )  # fmt: skip
     request.app.state.changes.bump()

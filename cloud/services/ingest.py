@@ -58,6 +58,8 @@ class IngestStats:
     rejected: int = 0
     write_s: float = 0.0
     windows: list[WindowRow] = field(default_factory=list)  # newly stored, for sinks
+    alarm_raises: list[AlarmRow] = field(default_factory=list)  # newly stored, for webhooks
+    alarm_clears: list[AlarmRow] = field(default_factory=list)
 
 
 class RecordRejected(Exception):
@@ -196,6 +198,7 @@ def ingest(
         stats.duplicates = len(valid) - len(done) - (len(rejected) - n_unparsed)
         stats.write_s = time.perf_counter() - t0
         stats.windows = ws.windows
+        stats.alarm_raises, stats.alarm_clears = ws.alarm_raises, ws.alarm_clears
     # Control and trust hook (issue 7): signed ledger head, command receipts and results of
     # newly stored events only (a retried batch is not applied twice), commands to deliver.
     from .commands import after_ingest
