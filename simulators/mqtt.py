@@ -56,8 +56,9 @@ class MqttPublisher:
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
         self.connected = asyncio.Event()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
         self.published = 0
+        #: messages the broker acknowledged (QoS 1/2) or that left the socket (QoS 0)
+        self.acked = 0
 
     async def start(self, timeout_s: float = 10.0) -> None:
         """Connect (paho reconnects by itself afterwards)."""
@@ -70,8 +71,12 @@ class MqttPublisher:
         def on_disconnect(_c, _u, _f, _reason, _p) -> None:
             loop.call_soon_threadsafe(self.connected.clear)
 
+        def on_publish(_c, _u, _mid, _reason, _p) -> None:
+            self.acked += 1  # paho's network thread; int += is atomic enough under the GIL
+
         self.client.on_connect = on_connect
         self.client.on_disconnect = on_disconnect
+        self.client.on_publish = on_publish
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
         try:
@@ -85,12 +90,8 @@ class MqttPublisher:
 
     def publish(self, topic_: str, body: bytes) -> None:
         """Queue one message."""
-        info = self.client.publish(topic_, body, qos=self.qos, retain=self.retain)
+        self.client.publish(topic_, body, qos=self.qos, retain=self.retain)
         self.published += 1
-        if self.qos:
-            self._pending.append(info)
-            if len(self._pending) > 5000:
-                self._pending = [i for i in self._pending if not i.is_published()]
 
     def drop_connection(self) -> None:
         """Disconnect on purpose (communication fault); :meth:`restore_connection` undoes it."""
@@ -106,10 +107,8 @@ class MqttPublisher:
         """Wait (bounded) until queued messages are acknowledged, then disconnect."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + drain_s
-        while loop.time() < deadline and self.connected.is_set():
-            self._pending = [i for i in self._pending if not i.is_published()]
-            if not self._pending:
-                break
+        # Acks are counted on paho's thread; polling is simpler than a cross-thread Event.
+        while loop.time() < deadline and self.connected.is_set() and self.acked < self.published:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         self.client.disconnect()
         self.client.loop_stop()

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: a stalled loop never computes more than this many steps in one tick
 _MAX_STEPS_PER_TICK = 86400
+#: at most this many values are served per tick; older due steps are skipped
+_MAX_VALUES_PER_TICK = 20000
 #: faults of the communication, handled here rather than in the engine
 COMM_FAULTS = ("server_restart", "disconnect", "publish_pause")
 
@@ -193,7 +195,10 @@ class SimulatorService:
                 self.steps += due
                 # Serve every stride-th global step so the served grid does not depend on ticks.
                 idx = np.nonzero((np.arange(first, first + due) % stride) == 0)[0]
-                await self._serve(block, idx)
+                # Behind the wall clock (serving slower than demanded): serve the newest steps
+                # only, so the lag cannot grow without bound; skipped steps are not logged.
+                cap = max(1, _MAX_VALUES_PER_TICK // max(1, len(self._plan)))
+                await self._serve(block, idx[-cap:])
             if self.opcua:
                 for asset_id, name, value in self.opcua.written_setpoints():
                     await self.set_setpoint(asset_id, name, value)
