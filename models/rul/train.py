@@ -50,6 +50,20 @@ class RulParams:
     quantiles: tuple[float, ...] = (0.1, 0.9)
     quantile_max_iter: int = 200
     hi_alpha: float = 1.0
+    #: Monotone constraints: RUL never rises with the cycle count and rises with the health
+    #: index level (its means, EWMs, min/max); slopes are left free.
+    monotone: bool = False
+
+    def monotonic_cst(self, n_channels: int) -> np.ndarray | None:
+        """Per-feature constraint for HistGradientBoosting (last channel is the health index)."""
+        if not self.monotone:
+            return None
+        names = self.spec.names([f"c{i}" for i in range(n_channels - 1)] + ["hi"])
+        cst = [
+            -1 if n == "cycle" else 1 if n.startswith("hi.") and ".slope" not in n else 0
+            for n in names
+        ]
+        return np.asarray(cst, np.int64)
 
     def gbm(self, seed: int, **overrides) -> HistGradientBoostingRegressor:
         """One boosted-tree regressor (early stopping off: it would hold out random rows)."""
@@ -100,12 +114,15 @@ def fit_rul(
         cap=p.cap,
     )
     X = runtime.features(settings, sensors, unit, cycle)
+    cst = p.monotonic_cst(z.shape[1] + 1)
     # One OpenMP thread: on a busy machine (CI, a shared workstation) oversubscribed OpenMP
     # threads made each fit ~6x slower than one thread; threadpoolctl ships with scikit-learn.
     with threadpool_limits(limits=1, user_api="openmp"):
-        estimators = [p.gbm(s).fit(X, target) for s in p.seeds]
+        estimators = [p.gbm(s, monotonic_cst=cst).fit(X, target) for s in p.seeds]
         estimators += [
-            p.gbm(0, loss="quantile", quantile=q, max_iter=p.quantile_max_iter).fit(X, target)
+            p.gbm(
+                0, loss="quantile", quantile=q, max_iter=p.quantile_max_iter, monotonic_cst=cst
+            ).fit(X, target)
             for q in p.quantiles
         ]
     runtime.ensemble = TreeEnsemble.pack([export_hist_gbr(m) for m in estimators])

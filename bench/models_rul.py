@@ -1,0 +1,89 @@
+"""Benchmark: numpy-only RUL inference latency per engine window, one core.
+
+Usage::
+
+    .venv/bin/egiz model train --data ../shared/data/cmapss --subset FD001 --out /tmp/rul-fd001
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/models_rul.py \
+        --artifact /tmp/rul-fd001 --data ../shared/data/cmapss
+
+Loads the artifact through the pinned-hash loader (the hash is read from its manifest here,
+because the benchmark is about speed, not trust), then times ``predict_window`` — one call per
+engine window, exactly what the edge runner does per asset — over the last window of every
+test engine, and one batched call for 100 assets. Prints median and p99 per window and the
+bytes of the loaded arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from egiz.models.artifacts.store import read_manifest
+from egiz.models.eval.cmapss_data import read_subset
+from egiz.models.rul.artifact import load_rul
+
+
+def main() -> None:
+    """Run the benchmark and print one JSON line."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--artifact", type=Path, required=True)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--subset", default="FD001")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+
+    manifest, rt = load_rul(args.artifact, read_manifest(args.artifact)["sha256"])
+    test = read_subset(args.data, args.subset).test
+    L = rt.spec.length
+    windows = []
+    for u in test.units:
+        m = test.unit == u
+        windows.append((test.settings[m][-L:], test.sensors[m][-L:], float(test.cycle[m][-1])))
+    rt.predict_window(*windows[0])  # warm-up: first-call allocations are not steady state
+
+    per_call = []
+    for _ in range(args.repeat):
+        for w in windows:
+            t0 = time.perf_counter()
+            rt.predict_window(*w)
+            per_call.append(time.perf_counter() - t0)
+    per_call_us = np.array(per_call) * 1e6
+
+    # 100 assets scored in one call: features of each asset's window stacked, one tree pass.
+    settings = np.concatenate([np.asarray(w[0]) for w in windows])
+    sensors = np.concatenate([np.asarray(w[1]) for w in windows])
+    unit = np.repeat(np.arange(len(windows)), [len(w[0]) for w in windows])
+    cycle = np.concatenate([np.arange(w[2] - len(w[0]) + 1, w[2] + 1) for w in windows])
+    last = np.r_[np.flatnonzero(unit[1:] != unit[:-1]), unit.size - 1]
+    batch = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        X = rt.features(settings, sensors, unit, cycle)[last]
+        rt.predict_features(X)
+        batch.append(time.perf_counter() - t0)
+
+    arrays = rt.ensemble.to_arrays() | rt.normalizer.to_arrays()
+    print(
+        json.dumps(
+            {
+                "artifact": manifest["name"] + " " + manifest["version"],
+                "trees": int(rt.ensemble.feature.shape[0]),
+                "features": len(manifest["features"]),
+                "windows": len(windows),
+                "per_window_us_median": round(float(np.median(per_call_us)), 1),
+                "per_window_us_p99": round(float(np.percentile(per_call_us, 99)), 1),
+                "batch_100_assets_ms": round(min(batch) * 1e3 * 100 / len(windows), 2),
+                "model_array_bytes": int(sum(a.nbytes for a in arrays.values())),
+                "omp_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
