@@ -14,7 +14,7 @@ from typing import Any
 
 from .catalog import TYPES
 from .errors import ScenarioError
-from .physics.common import PROFILE_KINDS
+from .physics.common import PROFILE_FIELDS, PROFILE_KINDS
 from .yamlines import LinedDict, LinedList, parse
 
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
@@ -234,6 +234,17 @@ def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
             f"unknown profile {kind!r}",
             _choices(kind, PROFILE_KINDS),
         )
+    fields = PROFILE_FIELDS[kind]
+    r.keys(profile, f"{where}.profile", ("kind", *fields))
+    for k, v in profile.items():
+        if k != "kind" and (not isinstance(v, int | float) or isinstance(v, bool)):
+            r.fail(
+                profile,
+                k,
+                f"{where}.profile.{k}",
+                f"must be a number, got {v!r}",
+                "write a plain number",
+            )
     modes = {m.name for m in spec.modes}
     degs = []
     for j, d in enumerate(r.get(item, "degradation", where, LinedList, LinedList())):

@@ -85,4 +85,11 @@ def profile_level(kind: str, params: dict[str, float], t_s: np.ndarray) -> np.nd
     raise ValueError(f"unknown profile kind {kind!r}")
 
 
-PROFILE_KINDS = ("constant", "shifts", "batch", "ramp")
+#: profile kind -> the parameters it reads (all numbers)
+PROFILE_FIELDS = {
+    "constant": ("level",),
+    "shifts": ("day", "evening", "night"),
+    "batch": ("period_s", "on_fraction", "on_level", "off_level"),
+    "ramp": ("start", "level", "ramp_s", "t0"),
+}
+PROFILE_KINDS = tuple(PROFILE_FIELDS)

@@ -80,6 +80,21 @@ def _error(tmp_path: Path, text: str) -> ScenarioError:
             "min <= max",
         ),
         ("site: {id: s1}", "site: {name: x}", 2, "site.id", "add"),
+        ("area: a1", "area: a1\n    profile: {kind: shift}", 7, "assets[0].profile.kind", "shifts"),
+        (
+            "area: a1",
+            "area: a1\n    profile: {kind: batch, periods: 3}",
+            7,
+            "assets[0].profile.periods",
+            "period_s",
+        ),
+        (
+            "area: a1",
+            "area: a1\n    profile: {kind: constant, level: high}",
+            7,
+            "assets[0].profile.level",
+            "number",
+        ),
         ("version: 1", "version: 1\nstep: 2", 2, "step", "step_s"),
     ],
 )
@@ -106,3 +121,35 @@ def test_scenario_duplicate_asset_id(tmp_path: Path) -> None:
 def test_scenario_unknown_builtin_lists_choices() -> None:
     with pytest.raises(ScenarioError, match="demo"):
         load_scenario("no-such-scenario")
+
+
+FAULTY = GOOD + "faults:\n"
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "fix"),
+    [
+        ("{asset: p2, fault: cavitation, at_h: 1}", "faults[0].asset", "p1"),
+        ("{asset: p1, fault: cavitatoin, at_h: 1}", "faults[0].fault", "cavitation"),
+        ("{asset: p1, fault: dropout, at_h: 1}", "faults[0].signal", "flow"),
+        ("{asset: p1, fault: cavitation}", "faults[0]", "at_h"),
+        ("{asset: p1, fault: cavitation, at_h: 1, rate_per_day: 2}", "faults[0]", "at_h"),
+        (
+            "{asset: p1, fault: cavitation, at_h: 1, duration_h: [3, 1]}",
+            "faults[0].duration_h",
+            "min",
+        ),
+    ],
+)
+def test_scenario_bad_fault_names_line_field_and_fix(
+    tmp_path: Path, item: str, field: str, fix: str
+) -> None:
+    err = _error(tmp_path, FAULTY + f"  - {item}\n")
+    assert (err.line, err.field) == (9, field)
+    assert fix in (err.fix or "")
+
+
+def test_scenario_faults_parse() -> None:
+    sc = load_scenario("mine")
+    kinds = {(f.fault, f.at_h is not None) for f in sc.faults}
+    assert ("cavitation", True) in kinds and ("blocked_chute", False) in kinds
