@@ -4,7 +4,13 @@ from egiz.models.anomaly.batch import PCAT2Q, IsolationForestDetector, Mahalanob
 from egiz.models.anomaly.calibration import calibrate_threshold, trailing_mean
 from egiz.models.anomaly.registry import BATCH_DETECTORS, DETECTORS, STREAMING_DETECTORS
 from egiz.models.anomaly.state import export_state, import_state
-from egiz.models.anomaly.streaming import EWMAZScore, RobustZScore, TailProbability, score_stream
+from egiz.models.anomaly.streaming import (
+    EWMAZScore,
+    RobustZScore,
+    TailProbability,
+    calibrate_stream,
+    score_stream,
+)
 
 __all__ = [
     "BATCH_DETECTORS",
@@ -16,6 +22,7 @@ __all__ = [
     "Mahalanobis",
     "RobustZScore",
     "TailProbability",
+    "calibrate_stream",
     "calibrate_threshold",
     "export_state",
     "import_state",

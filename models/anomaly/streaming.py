@@ -11,6 +11,8 @@ from collections import deque
 
 import numpy as np
 
+from egiz.models.anomaly.calibration import calibrate_threshold
+
 
 def _vec(x: float | np.ndarray) -> np.ndarray:
     return np.atleast_1d(np.asarray(x, dtype=float))
@@ -184,3 +186,21 @@ def score_stream(detector: object, xs: np.ndarray) -> np.ndarray:
         out[i] = detector.score_one(x)  # type: ignore[attr-defined]
         detector.learn_one(x)  # type: ignore[attr-defined]
     return out
+
+
+def calibrate_stream(
+    detector: object, xs: np.ndarray, false_alarm_rate: float = 0.001, margin: float = 1.0
+) -> float:
+    """Warm a streaming detector up on healthy samples and return its alarm threshold.
+
+    The threshold is ``margin`` × the (1 − rate) quantile of the prequential scores of ``xs``
+    (each scored before it is learned, as in service); the detector keeps what it learned.
+
+    Examples
+    --------
+    >>> det = EWMAZScore(alpha=0.05, min_history=10)
+    >>> thr = calibrate_stream(det, np.sin(np.arange(500) / 7.0), false_alarm_rate=0.01)
+    >>> det.score_one(0.0) < thr < det.score_one(5.0)
+    True
+    """
+    return calibrate_threshold(score_stream(detector, xs), false_alarm_rate, margin)

@@ -14,6 +14,7 @@ from egiz.models.anomaly import (
     BATCH_DETECTORS,
     STREAMING_DETECTORS,
     IsolationForestDetector,
+    calibrate_stream,
     calibrate_threshold,
     export_state,
     import_state,
@@ -175,3 +176,15 @@ def test_anomaly_streaming_state_survives_a_restart(name: str) -> None:
     score_stream(first, xs[:400])
     resumed = score_stream(_round_trip(first), xs[400:])
     np.testing.assert_array_equal(straight[400:], resumed)
+
+
+@pytest.mark.parametrize("name", sorted(STREAMING_DETECTORS))
+def test_anomaly_streaming_threshold_holds_declared_rate(name: str) -> None:
+    """Calibrated on a healthy stream, at most the declared share of it is above threshold."""
+    xs = _stream(1500)
+    det = STREAMING_DETECTORS[name]()
+    thr = calibrate_stream(det, xs, false_alarm_rate=0.01)
+    replay = score_stream(STREAMING_DETECTORS[name](), xs)
+    assert (replay > thr).mean() <= 0.01
+    # A sustained fault alarms (TailProbability averages its surprise, so one spike may not).
+    assert score_stream(det, np.full(100, 40.0)).max() > thr
