@@ -120,8 +120,9 @@ def read_file(path: Path, root: Path | None = None) -> SkabFile:
 def changepoint_windows(ts: np.ndarray, changepoint: np.ndarray) -> list[tuple]:
     """60 s windows to the right of each true change point, ending on a row timestamp.
 
-    Overlapping windows are cut so each ends before the next starts (SKAB's
-    "cut right window" rule keeps both events scorable).
+    An overlapping window is cut to end on the row before the next change point, so each
+    window keeps its own change point as its left edge (NAB rewards the earliest detection
+    from there). SKAB's own variant cuts the later window instead; see `skab_nab_parts`.
     """
     starts = np.flatnonzero(changepoint)
     out = []
