@@ -1,5 +1,11 @@
 """Rollup tiers (1 min, 1 h) of the window summaries, and the retention policy.
 
+The sums are taken in SQL (``Store.rollup_sums``); ``aggregate`` is the same computation in
+Python, kept as the reference the tests compare the database against.
+
+The sums are taken in SQL (``Store.rollup_sums``); ``aggregate`` is the same computation in
+Python, kept as the reference the tests compare the database against.
+
 Raw windows are aggregated into 1-minute rows, and those into 1-hour rows, so long ranges
 are read from a few thousand rows. Ingest only marks 1-minute buckets dirty; this job
 recomputes them (delete + insert), so late and duplicated windows give the same result.
@@ -57,6 +63,22 @@ def aggregate(rows: Iterable[WindowRow], tier: int) -> list[WindowRow]:
     return out
 
 
+def rollup_in_store(
+    store: Store, source_tier: int, tier: int, site: str, asset: str, lo: float, hi: float
+) -> list[WindowRow]:
+    """Aggregate in the database (sums, min, max, newest last) and take the roots here."""
+    out = []
+    for sig, b, c, bad, unc, oor, mn, mx, n, s1, s2, last, last_ts in store.rollup_sums(
+        source_tier, tier, site, asset, lo, hi
+    ):
+        n, s1, s2 = float(n or 0), float(s1 or 0), float(s2 or 0)  # PostgreSQL sums: NUMERIC
+        mean = s1 / n if n else None
+        std = math.sqrt(max(0.0, s2 / n - mean * mean)) if mean is not None else None
+        out.append(WindowRow(site, asset, sig, float(b), float(tier), int(c), int(bad), int(unc),
+                             int(oor), mn, mx, mean, std, last, last_ts))  # fmt: skip
+    return out
+
+
 def run_rollups(store: Store, max_buckets: int = 10_000) -> int:
     """Recompute dirty 1-minute buckets and the hours holding them; return buckets done."""
     dirty = store.dirty_buckets(max_buckets)
@@ -66,18 +88,19 @@ def run_rollups(store: Store, max_buckets: int = 10_000) -> int:
     fine, coarse = TIERS
     for (site, asset), buckets in by_asset.items():
         lo, hi = min(buckets), max(buckets) + fine
-        raw = store.windows(site, asset, None, lo, hi, 10_000_000)
         wanted = set(buckets)
-        minutes = [r for r in aggregate(raw, fine) if r.start in wanted]
-        ranges = [(site, asset, b, b + fine) for b in buckets]
-        done = [(site, asset, b) for b in buckets]
+        minutes = [
+            r for r in rollup_in_store(store, 0, fine, site, asset, lo, hi) if r.start in wanted
+        ]
+        store.replace_rollups(fine, [(site, asset, b, b + fine) for b in buckets], minutes)
         hours = sorted({b // coarse * coarse for b in buckets})
-        store.replace_rollups(fine, ranges, minutes)
-        h_rows = []
-        for h in hours:
-            h_rows += aggregate(
-                store.windows(site, asset, None, h, h + coarse, 10_000_000, fine), coarse
-            )
+        wanted_h = set(hours)
+        h_rows = [
+            r
+            for r in rollup_in_store(store, fine, coarse, site, asset, hours[0], hours[-1] + coarse)
+            if r.start in wanted_h
+        ]
+        done = [(site, asset, b) for b in buckets]
         store.replace_rollups(coarse, [(site, asset, h, h + coarse) for h in hours], h_rows, done)
     return len(dirty)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class EdgeRow(NamedTuple):
@@ -384,6 +384,12 @@ class Store(ABC):
         done: list[tuple[str, str, float]] = (),  # type: ignore[assignment]
     ) -> None:
         """Replace a tier's rows in (site, asset, start, end) ranges; forget done buckets."""
+
+    @abstractmethod
+    def rollup_sums(
+        self, source_tier: int, tier: int, site: str, asset: str, lo: float, hi: float
+    ) -> list[tuple[Any, ...]]:
+        """Aggregate a tier (0 = raw) into ``tier`` buckets; see RollupSql.rollup_sums."""
 
     @abstractmethod
     def delete_before(self, tier: int, cutoff: float) -> int:

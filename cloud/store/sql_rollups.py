@@ -14,6 +14,41 @@ DIRTY_BUCKET_S = 60.0
 class RollupSql(SqlBase):
     """Rollup and retention methods of the Store interface."""
 
+    #: SQL of ``floor(start / {t}) * {t}`` in this dialect (times are positive).
+    floor_sql = "FLOOR(start / {t}) * {t}"
+
+    def rollup_sums(
+        self, source_tier: int, tier: int, site: str, asset: str, lo: float, hi: float
+    ) -> list[tuple[Any, ...]]:
+        """Aggregate a source tier (0 = raw) into ``tier`` buckets in SQL.
+
+        Rows: (signal, bucket, count, bad, uncertain, out_of_range, min, max, n, Σn·mean,
+        Σn·(std²+mean²), last, last_ts) with n the good samples; the caller takes the root.
+        """
+        src = "rollups" if source_tier else "windows"
+        cond = "tier = ? AND " if source_tier else ""
+        good = "count > bad AND mean IS NOT NULL"
+        floor = self.floor_sql.format(t=int(tier))
+        sql = (
+            f"WITH w AS (SELECT signal, {floor} AS b, start, count, bad, uncertain, out_of_range,"
+            f" min, max, mean, std, last, last_ts FROM {src}"
+            f" WHERE {cond}site = ? AND asset = ? AND start >= ? AND start < ?) "
+            "SELECT a.signal, a.b, a.c, a.bad, a.unc, a.oor, a.mn, a.mx, a.n, a.s1, a.s2,"
+            " l.last, l.last_ts FROM ("
+            "SELECT signal, b, SUM(count) AS c, SUM(bad) AS bad, SUM(uncertain) AS unc,"
+            " SUM(out_of_range) AS oor, MIN(min) AS mn, MAX(max) AS mx,"
+            f" SUM(CASE WHEN {good} THEN count - bad ELSE 0 END) AS n,"
+            f" SUM(CASE WHEN {good} THEN (count - bad) * mean ELSE 0 END) AS s1,"
+            f" SUM(CASE WHEN {good} THEN (count - bad) * (COALESCE(std, 0) * COALESCE(std, 0)"
+            " + mean * mean) ELSE 0 END) AS s2 FROM w GROUP BY signal, b) a LEFT JOIN ("
+            "SELECT signal, b, last, last_ts FROM (SELECT signal, b, last, last_ts, ROW_NUMBER()"
+            " OVER (PARTITION BY signal, b ORDER BY start DESC) AS rn FROM w"
+            " WHERE last IS NOT NULL) z WHERE rn = 1) l ON a.signal = l.signal AND a.b = l.b"
+            " ORDER BY a.b, a.signal"
+        )
+        params = ([source_tier] if source_tier else []) + [site, asset, lo, hi]
+        return self._read(sql, params)
+
     def _mark_dirty(self, cur: Any, ws: WriteSet) -> None:
         keys = {(w.site, w.asset, w.start // DIRTY_BUCKET_S * DIRTY_BUCKET_S) for w in ws.windows}
         self._many(

@@ -17,6 +17,8 @@ class SqliteStore(SqlStore):
     """Store in one SQLite file (``sqlite:///relative/path`` or ``sqlite:////absolute``)."""
 
     types = SQLITE_TYPES
+    # SQLite has FLOOR only when built with math functions; CAST truncates, = floor for t > 0.
+    floor_sql = "CAST(start / {t} AS INTEGER) * {t}"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

@@ -91,3 +91,36 @@ def test_retention_deletes_old_rows_per_tier(loaded: Store, mk) -> None:
     assert deleted == {0: 180 * 2}  # 30 minutes of 10 s windows, two signals each
     assert loaded.count("rollups") == (120 + 2) * 2
     assert apply_retention(loaded, {0: 1800.0, 60: 0.0}, now=now + 7200) == {0: 540 * 2, 60: 240}
+
+
+def test_rollup_in_store_equals_python_reference(store: Store) -> None:
+    from egiz.cloud.services.rollup import rollup_in_store
+    from egiz.cloud.store import WriteSet
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for sig in ("a", "b"):
+        for k in range(0, 400):
+            count = int(rng.integers(0, 12))
+            bad = int(rng.integers(0, count + 1)) if count else 0
+            usable = count - bad > 0
+            mean = float(rng.normal(50, 10)) if usable else None
+            rows.append(WindowRow(
+                "s", "p", sig, 1_767_225_600.0 + 10 * k + (3 if sig == "b" else 0), 10.0, count,
+                bad, int(rng.integers(0, 2)), 0, mean - 1 if usable else None,
+                mean + 1 if usable else None, mean, float(rng.uniform(0, 3)) if usable else None,
+                float(rng.normal()) if rng.random() > 0.2 else None, None,
+            ))  # fmt: skip
+    store.write(WriteSet(edge_id="e", epoch="x", received_at=0.0, windows=rows))
+    lo, hi = rows[0].start, rows[-1].start + 10
+    for src, tier in ((0, 60), (0, 3600)):
+        got = rollup_in_store(store, src, tier, "s", "p", lo, hi)
+        want = aggregate(rows, tier)
+        assert [(r.signal, r.start, r.count, r.bad, r.uncertain, r.min, r.max, r.last)
+                for r in got] == [(r.signal, r.start, r.count, r.bad, r.uncertain, r.min, r.max,
+                                   r.last) for r in sorted(want, key=lambda r: (r.start, r.signal))]  # fmt: skip
+        for g, w in zip(got, sorted(want, key=lambda r: (r.start, r.signal)), strict=True):
+            assert (g.mean is None) == (w.mean is None)
+            if g.mean is not None:
+                assert g.mean == pytest.approx(w.mean, rel=1e-9)
+                assert g.std == pytest.approx(w.std, rel=1e-6, abs=1e-9)
