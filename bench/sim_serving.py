@@ -81,7 +81,7 @@ async def opcua(seconds: float, assets: int, client: bool) -> None:
     )
 
 
-async def mqtt(seconds: float, assets: int, url: str, qos: int = 1) -> None:
+async def mqtt(seconds: float, assets: int, url: str, qos: int = 1, layout: str = "signal") -> None:
     """Publish MQTT flat out for ``seconds``; print acknowledged messages/s."""
     with tempfile.TemporaryDirectory() as tmp:
         sim = SimulatorService(
@@ -92,6 +92,7 @@ async def mqtt(seconds: float, assets: int, url: str, qos: int = 1) -> None:
             max_serve_rate_hz=10_000.0,
             truth_dir=Path(tmp),
             mqtt_qos=qos,
+            mqtt_layout=layout,
         )
         await sim.start()
         t0 = time.perf_counter()
@@ -102,10 +103,12 @@ async def mqtt(seconds: float, assets: int, url: str, qos: int = 1) -> None:
             await asyncio.sleep(0.01)
         t1 = time.perf_counter()
         acked = sim.mqtt.acked
+        signals = sim.counts["mqtt"]
         await sim.stop()
     print(
         f"MQTT:   {acked / (t1 - t0):,.0f} messages/s published and acknowledged "
-        f"(QoS {qos}, {acked:,} of {n:,} acknowledged, {t1 - t0:.1f} s)"
+        f"(QoS {qos}, layout {layout}, {acked:,} of {n:,} acknowledged, {t1 - t0:.1f} s; "
+        f"{signals / (t1 - t0):,.0f} signal values/s)"
     )
 
 
@@ -117,9 +120,10 @@ def main() -> None:
     ap.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
     ap.add_argument("--no-client", action="store_true")
     ap.add_argument("--qos", type=int, default=1, choices=(0, 1, 2))
+    ap.add_argument("--layout", default="signal", choices=("signal", "document"))
     args = ap.parse_args()
     asyncio.run(opcua(args.seconds, args.assets, not args.no_client))
-    asyncio.run(mqtt(args.seconds, args.assets, args.mqtt, args.qos))
+    asyncio.run(mqtt(args.seconds, args.assets, args.mqtt, args.qos, args.layout))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--topic-prefix", default="egiz")
     r.add_argument("--qos", type=int, choices=(0, 1, 2), default=1)
     r.add_argument("--retain", action="store_true")
+    r.add_argument(
+        "--mqtt-layout",
+        choices=("signal", "document"),
+        default="signal",
+        help="one message per signal, or one JSON document per asset per step",
+    )
     r.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
     r.add_argument("--truth-dir", type=Path, help="write served.jsonl and truth.jsonl here")
     r.add_argument("--seed", type=int, help="override the scenario's seed")
@@ -77,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--opcua-endpoint", default="opc.tcp://127.0.0.1:4840/egiz/")
     c.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
     c.add_argument("--topic-prefix", default="egiz")
+    c.add_argument("--mqtt-layout", choices=("signal", "document"), default="signal")
     c.add_argument("--cloud-url", default="http://127.0.0.1:8000")
     c.add_argument("--edge-id", help="default: <site>-edge")
     c.set_defaults(func=_wrap(run_site_config))
@@ -220,6 +227,7 @@ def run_run(args: argparse.Namespace) -> int:
             topic_prefix=args.topic_prefix,
             mqtt_qos=args.qos,
             mqtt_retain=args.retain,
+            mqtt_layout=args.mqtt_layout,
             speed=args.speed,
             truth_dir=args.truth_dir,
             seed=args.seed,
@@ -252,6 +260,7 @@ def run_site_config(args: argparse.Namespace) -> int:
         args.cloud_url,
         args.edge_id,
         topic_prefix=args.topic_prefix,
+        mqtt_layout=args.mqtt_layout,
     )
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     if args.out:

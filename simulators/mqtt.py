@@ -2,7 +2,10 @@
 
 Topic: ``<prefix>/<site>/<area>/[<line>/]<asset>/<signal>`` (prefix defaults to ``egiz``).
 Payload: ``{"value": 12.5, "ts": "2026-01-01T00:00:01.000Z", "quality": "good"}``; a
-dropout is ``"value": null`` with quality ``bad``.
+dropout is ``"value": null`` with quality ``bad``. Document layout: one message per asset per
+step on ``<prefix>/<site>/<area>/[<line>/]<asset>`` with
+``{"ts": ..., "values": {"flow": 12.5, ...}, "quality": "good"}``; values whose status is not
+good still go per signal, so their status reaches the subscriber.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ def payload(value: float, ts: str, quality: str) -> bytes:
     return json.dumps(
         {"value": None if value != value else value, "ts": ts, "quality": quality}
     ).encode()
+
+
+def document(values: dict[str, float], ts: str) -> bytes:
+    """Return one asset's per-step JSON document: ``{"ts", "values": {signal: value}, "quality"}``."""
+    return json.dumps({"ts": ts, "values": values, "quality": "good"}).encode()
 
 
 class MqttPublisher:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .control import ControlServer
 from .engine import STATUS_NAMES, Engine, iso
-from .mqtt import MqttPublisher, payload, topic
+from .mqtt import MqttPublisher, document, payload, topic
 from .opcua import OpcUaServer
 from .scenario import Scenario, load_scenario
 from .servedlog import ServedLog, served_line
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 _MAX_STEPS_PER_TICK = 86400
 #: at most this many values are served per tick; older due steps are skipped
 _MAX_VALUES_PER_TICK = 20000
+#: MQTT layouts: one message per signal, or one JSON document per asset per step (values with
+#: good status; others still go per signal so their status is not lost)
+MQTT_LAYOUTS = ("signal", "document")
 #: faults of the communication, handled here rather than in the engine
 COMM_FAULTS = ("server_restart", "disconnect", "publish_pause")
 
@@ -53,6 +56,7 @@ class SimulatorService:
         topic_prefix: str = "egiz",
         mqtt_qos: int = 1,
         mqtt_retain: bool = False,
+        mqtt_layout: str = "signal",
         speed: float = 1.0,
         truth_dir: Path | None = None,
         start: datetime | None = None,
@@ -81,6 +85,15 @@ class SimulatorService:
         self.mqtt = (
             MqttPublisher(mqtt_url, mqtt_qos, mqtt_retain) if "mqtt" in has and mqtt_url else None
         )
+        if mqtt_layout not in MQTT_LAYOUTS:
+            raise ValueError(f"mqtt_layout must be one of {', '.join(MQTT_LAYOUTS)}")
+        self.mqtt_layout = mqtt_layout
+        #: document layout: asset -> topic of its per-tick document
+        self._doc_topic = {
+            a.id: "/".join((topic_prefix, self.scenario.site, *a.path()))
+            for a in self.scenario.assets
+            if a.protocol == "mqtt"
+        }
         self.log = ServedLog(truth_dir) if truth_dir else None
         self.counts = {"opcua": 0, "mqtt": 0}
         self.steps = 0
@@ -207,9 +220,11 @@ class SimulatorService:
 
     async def _serve(self, block, idx: np.ndarray) -> None:
         lines: list[str] = []
+        documents = self.mqtt_layout == "document"
         for k in idx:
             t = float(block.times[k])
             ts, when = iso(t), datetime.fromtimestamp(t, UTC)
+            docs: dict[str, dict[str, float]] = {}
             for row, asset_id, signal, gid, proto, t_ in self._plan:
                 if t <= self._paused[proto]:
                     continue  # nothing served is nothing logged
@@ -218,10 +233,14 @@ class SimulatorService:
                 q = STATUS_NAMES[status]
                 if proto == "opcua":
                     await self.opcua.write(asset_id, signal, value, status, when)
+                elif documents and status == 0:
+                    docs.setdefault(asset_id, {})[signal] = value
                 else:
                     self.mqtt.publish(t_, payload(value, ts, q))
                 self.counts[proto] += 1
                 lines.append(served_line(gid, signal, ts, value, q, proto))
+            for asset_id, values in docs.items():
+                self.mqtt.publish(self._doc_topic[asset_id], document(values, ts))
         if self.log:
             self.log.served(lines)
             if len(idx):

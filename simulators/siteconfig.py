@@ -63,6 +63,7 @@ def site_config(
     edge_id: str | None = None,
     *,
     topic_prefix: str = "egiz",
+    mqtt_layout: str = "signal",
     token: str | None = None,
     window_s: float = 10.0,
 ) -> dict[str, Any]:
@@ -93,9 +94,17 @@ def site_config(
         )
     paths = list(dict.fromkeys(a.path()[:-1] for a in sc.assets if a.protocol == "mqtt"))
     if paths:
-        subs = [
+        subs: list[dict[str, Any]] = [
             {"topic": "/".join((topic_prefix, sc.site, *p, "{asset}", "{signal}"))} for p in paths
         ]
+        if mqtt_layout == "document":
+            subs += [
+                {
+                    "topic": "/".join((topic_prefix, sc.site, *p, "{asset}")),
+                    "payload": {"format": "document"},
+                }
+                for p in paths
+            ]
         sources.append(
             {"kind": "mqtt", "name": "sim-mqtt", "url": mqtt_url, "qos": 1, "subscriptions": subs}
         )

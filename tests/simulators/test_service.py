@@ -146,3 +146,41 @@ def test_service_setpoint_and_methods_change_physics(tmp_path: Path, opcua_port:
             assert await read(client, "running") == 1.0 and await read(client, "flow") > 50
 
     asyncio.run(main())
+
+
+def test_service_mqtt_document_layout(tmp_path: Path, topic_prefix: str, mosquitto) -> None:
+    sub, got = _subscriber(topic_prefix)
+
+    async def main() -> None:
+        async with SimulatorService(
+            "demo",
+            opcua_port=None,
+            mqtt_url="mqtt://127.0.0.1:1883",
+            topic_prefix=topic_prefix,
+            mqtt_layout="document",
+            truth_dir=tmp_path,
+            speed=4.0,
+        ) as sim:
+            await asyncio.sleep(1.0)
+            await sim.inject("motor-1", "dropout", signal="current", duration_s=4)
+            await asyncio.sleep(2.0)
+
+    asyncio.run(main())
+    sub.loop_stop()
+    sub.disconnect()
+    log = {(r["signal"], r["ts"]): r for r in _served(tmp_path / "served.jsonl")}
+    docs, singles = [], []
+    while not got.empty():
+        topic, body = got.get()
+        (docs if topic == f"{topic_prefix}/demo/conveying/motor-1" else singles).append(
+            (topic, body)
+        )
+    assert len(docs) >= 10
+    for _, body in docs:
+        assert body["quality"] == "good"
+        for signal, value in body["values"].items():
+            assert log[(signal, body["ts"])]["value"] == value
+    # the dropped-out signal leaves the document and goes alone, with its bad status
+    assert singles and all(t.endswith("/motor-1/current") for t, _ in singles)
+    assert all(b["value"] is None and b["quality"] == "bad" for _, b in singles)
+    assert any("current" not in b["values"] for _, b in docs)

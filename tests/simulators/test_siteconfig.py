@@ -58,3 +58,14 @@ def test_siteconfig_cli_bad_scenario_is_one_line(tmp_path: Path, capsys) -> None
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"egiz: error: {bad}:4: assets[0].type: unknown asset type 'pump'")
     assert "fix:" in err and "\n" not in err
+
+
+def test_siteconfig_document_layout_validates() -> None:
+    cfg = SiteConfig.model_validate(
+        site_config(load_scenario("oilfield"), topic_prefix="px", mqtt_layout="document")
+    )
+    mqtt = next(s for s in cfg.sources if s.kind == "mqtt")
+    assert [(s.topic, s.payload.format) for s in mqtt.subscriptions] == [
+        ("px/oilfield/wells/{asset}/{signal}", "json"),
+        ("px/oilfield/wells/{asset}", "document"),
+    ]
