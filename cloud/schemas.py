@@ -230,6 +230,8 @@ class EventPublic(_Public):
     severity: str
     message: str
     alarm_id: str | None
+    start: datetime | None = Field(None, description="data_gap: first missing instant")
+    end: datetime | None = Field(None, description="data_gap: end of the gap (exclusive)")
     data: dict[str, Any] = Field(default_factory=dict)
 
 

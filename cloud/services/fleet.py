@@ -54,23 +54,17 @@ def list_events(
     )
     rows = [e for s in _sites(store, user, site) for e in store.events(s, asset, limit, kind, b)]
     rows.sort(key=lambda e: (-e.ts, -e.seq))
-    data = [
-        EventPublic(
-            edge_id=e.edge_id,
-            epoch=e.epoch,
-            seq=e.seq,
-            site=e.site,
-            kind=e.kind,
-            ts=_dt(e.ts),
-            asset=e.asset,
-            signal=e.signal,
-            severity=e.severity,
-            message=e.message,
-            alarm_id=e.alarm_id,
-            data=json.loads(e.body).get("data", {}),
-        )
-        for e in rows[:limit]
-    ]
+    data = []
+    for e in rows[:limit]:
+        body = json.loads(e.body)
+        data.append(
+            EventPublic(
+                edge_id=e.edge_id, epoch=e.epoch, seq=e.seq, site=e.site, kind=e.kind,
+                ts=_dt(e.ts), asset=e.asset, signal=e.signal, severity=e.severity,
+                message=e.message, alarm_id=e.alarm_id, start=body.get("start"),
+                end=body.get("end"), data=body.get("data", {}),
+            )
+        )  # fmt: skip
     return EventsPublic(data=data, count=len(data))
 
 

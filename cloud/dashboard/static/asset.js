@@ -46,9 +46,13 @@ async function alarmTable(alarms, rerender) {
 }
 
 async function assetView(root, gid, rerender) {
-  const [asset, alarms] = await Promise.all([
+  const [site, assetId] = [gid.split(".")[0], gid.split(".").slice(1).join(".")];
+  const q = (o) => new URLSearchParams(o).toString();
+  const [asset, alarms, gaps, edges] = await Promise.all([
     api(`/api/v1/assets/${encodeURIComponent(gid)}`),
-    api(`/api/v1/alarms?site=${encodeURIComponent(gid.split(".")[0])}`),
+    api(`/api/v1/alarms?${q({ site })}`),
+    api(`/api/v1/events?${q({ site, asset: assetId, kind: "data_gap", limit: 20 })}`),
+    api("/api/v1/edges"),
   ]);
   const signals = asset.signals || [];
   if (!assetState.signal || !signals.some((s) => s.name === assetState.signal)) {
@@ -99,6 +103,29 @@ async function assetView(root, gid, rerender) {
         el("td", {}, fmtTime(x.ts)), el("td", {}, String(x.count)), el("td", {}, String(x.bad)),
         el("td", {}, String(x.uncertain)), el("td", {}, String(x.out_of_range))))),
     el("h3", {}, "Alarms"),
-    await alarmTable(mine, rerender));
+    await alarmTable(mine, rerender),
+    completeness(edges.data.filter((e) => e.site === site), gaps.data));
   setStatus(`${asset.id} · refreshed ${new Date().toLocaleTimeString()}`);
+}
+
+function completeness(edges, gaps) {
+  // Is the data complete? The site's edge (last seen, backlog) and the gaps it reported.
+  const rows = edges.map((e) => {
+    const hb = e.heartbeat || {};
+    return el("tr", { "data-edge": e.edge_id },
+      el("td", {}, e.edge_id), el("td", {}, e.online ? "online" : "offline"),
+      el("td", {}, fmtTime(e.last_seen)), el("td", {}, String(hb.outbox_depth ?? "—")),
+      el("td", {}, hb.oldest_unsent_s != null ? `${fmt(hb.oldest_unsent_s)} s` : "—"));
+  });
+  return el("section", { class: "completeness" },
+    el("h3", {}, "Data completeness"),
+    el("table", { class: "list" },
+      el("tr", {}, ...["edge", "status", "last seen", "outbox depth", "backlog age"].map((h) => el("th", {}, h))),
+      ...rows),
+    gaps.length ? el("table", { class: "list gaps" },
+      el("tr", {}, ...["gap from", "to", "signal", "message"].map((h) => el("th", {}, h))),
+      ...gaps.map((g) => el("tr", { "data-seq": String(g.seq) },
+        el("td", {}, fmtTime(g.start || g.ts)), el("td", {}, fmtTime(g.end)),
+        el("td", {}, g.signal || "all"), el("td", {}, g.message))))
+      : el("p", { class: "empty" }, "No data gaps reported."));
 }

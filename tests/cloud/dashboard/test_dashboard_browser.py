@@ -84,8 +84,11 @@ def test_dashboard_login_fleet_asset_chart_and_ack(server, browser, mk) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     recs = [mk.manifest(1)] + [mk.window(2 + k, k=k, flow=10.0 + k % 5) for k in range(30)]
     recs.append(_alarm(40))
+    recs.append({"type": "event", "seq": 41, "kind": "data_gap", "ts": "2026-01-01T00:04:00Z",
+                 "asset": "pump-1", "message": "source down", "start": "2026-01-01T00:01:00Z",
+                 "end": "2026-01-01T00:01:30Z"})  # fmt: skip
     ans = httpx.post(f"{base}/api/v1/ingest", json=mk.batch(recs), headers=auth).json()
-    assert ans["stored"] == [[1, 31], [40, 40]]
+    assert ans["stored"] == [[1, 31], [40, 41]]
     shots = os.environ.get("EGIZ_SCREENSHOTS")
 
     page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -135,6 +138,9 @@ def test_dashboard_login_fleet_asset_chart_and_ack(server, browser, mk) -> None:
     )
     expected = [[p["start"], p["mean"]] for p in api["data"] if p["mean"] is not None]
     assert len(expected) == 31 and plotted == expected
+    gap = page.locator('table.gaps tr[data-seq="41"]')
+    assert "source down" in gap.inner_text()  # data completeness: the gap the edge reported
+    assert page.locator('.completeness tr[data-edge="edge-1"]').count() == 1
     if shots:
         page.screenshot(path=f"{shots}/asset.png", full_page=True)
 
