@@ -46,6 +46,8 @@ class IngestStub:
         self.records: dict[tuple[str, int], dict[str, Any]] = {}
         self.batches = 0
         self.down = False
+        self.delay_s = 0.0  # answer this much later (to catch a killed agent mid-upload)
+        self.inflight = 0
         self.reject = reject
         self.lock = threading.Lock()
         stub = self
@@ -55,7 +57,18 @@ class IngestStub:
                 pass
 
             def do_POST(self) -> None:
+                with stub.lock:
+                    stub.inflight += 1
+                try:
+                    self._post()
+                finally:
+                    with stub.lock:
+                        stub.inflight -= 1
+
+            def _post(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if stub.delay_s:
+                    time.sleep(stub.delay_s)
                 if stub.down:
                     return self._send(503, {"detail": "down"})
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
