@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/sim_serving.py [--seconds 10] [--assets 40]
        [--mqtt mqtt://127.0.0.1:1883] [--no-client]
 
-One process serves a generated scenario of ``--assets`` pumps (9 signals each) with the
+One process serves a generated scenario of ``--assets`` pumps (10 signals each) with the
 serving rate unthrottled; every served value is also written to the served-value log, as in
 real use. OPC UA: an asyncua client subscribes to every signal (queue 100, 100 ms publishing)
 so data-change notifications are part of the cost. MQTT: QoS 1 to the broker, counted once
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from asyncua import Client
 
+from egiz.simulators.catalog import PUMP
 from egiz.simulators.scenario import parse_scenario
 from egiz.simulators.service import SimulatorService
 
@@ -76,7 +77,7 @@ async def opcua(seconds: float, assets: int, client: bool) -> None:
             await sim.stop()
     rate = (n1 - n0) / (t1 - t0)
     print(
-        f"OPC UA: {rate:,.0f} signal updates/s served ({assets * 9} variables"
+        f"OPC UA: {rate:,.0f} signal updates/s served ({assets * len(PUMP.signals)} variables"
         f"{f', client subscribed to {assets}, {counter.n:,} notifications' if client else ''})"
     )
 

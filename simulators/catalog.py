@@ -106,6 +106,15 @@ PUMP = AssetTypeSpec(
             _VIB,
             0.05,
         ),
+        Signal(
+            "npsh_margin",
+            "m",
+            "other",
+            "NPSH available minus NPSH required (below 0 the pump cavitates)",
+            (-20, 50),
+            {"lo_lo": 0.5, "lo": 1.5},
+            0.05,
+        ),
         Signal("running", "state", "state", "1 when running, 0 when stopped", (0, 1), {}, 0.0),
     ),
     setpoints=(

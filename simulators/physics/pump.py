@@ -13,7 +13,10 @@ Equations (Gülich, *Centrifugal Pumps*, 3rd ed., ch. 3-4; Karassik et al., *Pum
 - Bearing temperature: first-order lag (tau ~20 min) toward T_amb + dT r^1.5 (friction grows
   with speed) + wear heat. Vibration: 1x running-speed component ~ r, off-BEP recirculation
   term ~ ((Q/r - Q0)/Q0)^2 (Gülich ch. 10), bearing-defect term ~ w^2.
-Sudden faults: ``cavitation`` (head -20 %, efficiency -10 %, broadband vibration),
+- NPSH: NPSH_a = (p_s + p_atm - p_v) / (rho g); NPSH_r = NPSH_r,bep r^2 (Q/(r Q0))^2 (Gülich
+  ch. 6); a negative margin makes the pump cavitate by itself (head, efficiency, vibration).
+Sudden faults: ``low_suction`` (sump level falls: suction -1.8 bar, the pump cavitates),
+``cavitation`` (head -20 %, efficiency -10 %, broadband vibration),
 ``imbalance`` (1x vibration x4), ``seal_leak`` (10 % of the flow lost before the meter),
 ``blocked_line`` (valve effectively 95 % closed: flow falls, pressure rises).
 Degradation: ``bearing_wear`` (vibration and bearing temperature rise to ISO 10816 zone D and
@@ -50,9 +53,11 @@ class PumpGroup(AssetGroup):
         "bearing_rise": 30.0,  # K at rated speed
         "bearing_tau": 1200.0,  # s
         "vibration_base": 1.8,  # mm/s at rated speed, healthy, at the BEP
+        "npshr_bep": 4.0,  # m NPSH required at the BEP and rated speed
+        "vapour_pressure": 0.0317,  # bar absolute (water at 25 degC)
     }
     STATES = ("bearing_temp",)
-    FAULTS = ("cavitation", "imbalance", "seal_leak", "blocked_line")
+    FAULTS = ("cavitation", "imbalance", "seal_leak", "blocked_line", "low_suction")
 
     def operating_point(
         self, r: np.ndarray, valve: np.ndarray, impeller_w: np.ndarray
@@ -65,7 +70,7 @@ class PumpGroup(AssetGroup):
         b = (hs - h0) / q0**2
         k = (h0 - hst) / q0**2 / np.maximum(valve, 0.05) ** 2
         # Cavitation: the vapour cavities block the impeller eye and cut the developed head.
-        cav = self.fault["cavitation"][:, None]
+        cav = self._cavitation
         hs_worn = hs * (1.0 - 0.35 * impeller_w**1.5) * (1.0 - 0.2 * cav)
         q = np.sqrt(np.maximum(hs_worn * r**2 - hst, 0.0) / (b + k))
         return q, hst + k * q**2
@@ -81,18 +86,26 @@ class PumpGroup(AssetGroup):
         valve = (
             self.sp["valve_setpoint"][:, None] / 100.0 * level * (1.0 - 0.95 * f["blocked_line"])
         )
+        rho = p["density"][:, None]
+        ps = (p["suction_pressure"][:, None] - 1.8 * f["low_suction"]) * np.ones_like(run)
+        # NPSH available (velocity head neglected) vs. required: NPSH_r ~ r^2 (affinity) and
+        # grows with flow (Gülich ch. 6). Below zero margin the pump cavitates by itself.
+        npsha = (ps + 1.01325 - p["vapour_pressure"][:, None]) * 1e5 / (rho * G)
+        self._cavitation = f["cavitation"]
+        q, _ = self.operating_point(r, valve, w_imp)
+        qs0 = np.where(r > 0, q / np.maximum(r, 1e-9), 0.0) / p["rated_flow"][:, None]
+        margin = npsha - p["npshr_bep"][:, None] * r**2 * np.maximum(qs0, 0.3) ** 2
+        self._cavitation = np.maximum(f["cavitation"], np.clip(-margin / 2.0, 0.0, 1.0) * (run > 0))
         q, h = self.operating_point(r, valve, w_imp)
         head_flowing = np.where(q > 0, h, 0.0)
         q0 = p["rated_flow"][:, None]
         qs = np.where(r > 0, q / np.maximum(r, 1e-9), 0.0)
         off_bep = ((qs - q0) / q0) ** 2
         eta = p["bep_efficiency"][:, None] * (1.0 - off_bep) * (1.0 - 0.35 * w_imp)
-        eta = eta * (1.0 - 0.1 * f["cavitation"])
+        eta = eta * (1.0 - 0.1 * self._cavitation)
         eta = np.clip(eta, 0.05, 0.95)
-        rho = p["density"][:, None]
         p_hyd = rho * G * (q / 3600.0) * head_flowing / 1000.0
         shaft = np.where(run > 0, p_hyd / eta, 0.0)
-        ps = p["suction_pressure"][:, None] * np.ones_like(run)
         pd = ps + rho * G * head_flowing / 1e5
         target = (
             p["ambient_temp"][:, None]
@@ -105,7 +118,7 @@ class PumpGroup(AssetGroup):
             p["vibration_base"][:, None] * r * (1.0 + 3.0 * f["imbalance"])
             + 1.2 * np.minimum(off_bep, 4.0)
             + 6.5 * w_brg**2
-            + 4.0 * f["cavitation"]
+            + 4.0 * self._cavitation
         )
         # A leaking seal loses part of the flow before the discharge meter.
         q_meter = q * (1.0 - 0.1 * f["seal_leak"])
@@ -118,4 +131,5 @@ class PumpGroup(AssetGroup):
             "efficiency": np.where(run > 0, eta * 100.0, 0.0),
             "bearing_temp": temp,
             "vibration": vib + 0.05,
+            "npsh_margin": margin,
         }

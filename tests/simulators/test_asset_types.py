@@ -85,6 +85,12 @@ FAULTS = [
         "cavitation",
         {"vibration", "flow", "discharge_pressure", "efficiency", "shaft_power"},
     ),
+    (
+        "centrifugal_pump",
+        "low_suction",
+        # at this low flow NPSH required is small: the margin shrinks but stays positive
+        {"suction_pressure", "npsh_margin", "discharge_pressure"},
+    ),
     ("centrifugal_pump", "imbalance", {"vibration"}),
     ("centrifugal_pump", "seal_leak", {"flow"}),
     (
@@ -129,3 +135,17 @@ def test_fault_changes_its_signals_and_not_others(
         else:
             assert rel < 0.01 + 3 * spec.noise / max(abs(mean_a), 1.0), f"{fault} moves {spec.name}"
     assert any(m["mode"] == fault and m["kind"] == "fault" for m in b.truth()[0]["modes"])
+
+
+def test_pump_low_suction_at_full_flow_cavitates() -> None:
+    text = _scenario("centrifugal_pump", "bearing_wear", level=1.0).replace(
+        "onset_h: 2", "onset_h: 900"
+    )
+    a, b = (Engine(parse_scenario(text, "t.yaml")) for _ in range(2))
+    b.inject("a", "low_suction", 1.0)
+    va, vb = a.advance(600).values, b.advance(600).values
+    row = {s: a.signals.index(("a", s)) for s in ("npsh_margin", "flow", "vibration", "efficiency")}
+    assert vb[row["npsh_margin"]].mean() < 0 < va[row["npsh_margin"]].mean()
+    assert vb[row["flow"]].mean() < 0.97 * va[row["flow"]].mean()  # head lost to cavitation
+    assert vb[row["vibration"]].mean() > va[row["vibration"]].mean() + 1.0
+    assert vb[row["efficiency"]].mean() < va[row["efficiency"]].mean() - 2.0
