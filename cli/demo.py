@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -91,6 +92,23 @@ class DemoSite:
     api_token: str
 
 
+async def _bounded(aw: Any, seconds: float, what: str) -> None:
+    """Await ``aw`` for at most ``seconds``; a step that hangs is named and left behind.
+
+    Shutdown must finish even when one part misbehaves (a stuck socket, a thread that does not
+    join); plain ``wait_for`` would itself hang waiting for a task that ignores cancellation.
+    """
+    task = asyncio.ensure_future(aw)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2.0)
+        log.error("shutdown: %s did not finish within %.0f s; moving on", what, seconds)
+        return
+    if not task.cancelled() and task.exception() is not None:
+        log.error("shutdown: %s failed: %s", what, task.exception())
+
+
 @contextlib.asynccontextmanager
 async def _cloud(workdir: Path, port: int) -> AsyncIterator[tuple[str, Any, Any]]:
     import uvicorn
@@ -103,7 +121,9 @@ async def _cloud(workdir: Path, port: int) -> AsyncIterator[tuple[str, Any, Any]
     port = port or _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # the demo owns Ctrl-C
+    # The demo owns Ctrl-C. uvicorn's serve() otherwise captures SIGINT/SIGTERM for itself:
+    # the first Ctrl-C would silently stop only the cloud and leave the rest running.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -114,7 +134,10 @@ async def _cloud(workdir: Path, port: int) -> AsyncIterator[tuple[str, Any, Any]
         yield f"http://127.0.0.1:{port}", app, settings
     finally:
         server.should_exit = True
-        await task
+        done, _ = await asyncio.wait({task}, timeout=10)
+        if not done:  # open keep-alive or SSE connections: close them
+            server.force_exit = True
+            await _bounded(task, 10, "the cloud service")
 
 
 @contextlib.asynccontextmanager
@@ -134,6 +157,8 @@ async def run_site(
     from egiz.simulators import SimulatorService, load_scenario
     from egiz.simulators.siteconfig import site_config
 
+    # Absolute, because the agent resolves relative paths against its own base directory.
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     scen = load_scenario(scenario)
     async with (
@@ -157,7 +182,8 @@ async def run_site(
             speed=speed,
             truth_dir=workdir / "truth",
         )
-        async with sim:
+        await sim.start()
+        try:
             doc = site_config(
                 scen,
                 opcua_endpoint=sim.opcua_endpoint or "opc.tcp://127.0.0.1:4840",
@@ -190,11 +216,9 @@ async def run_site(
                 )
             finally:
                 stop.set()
-                try:
-                    await asyncio.wait_for(agent_task, timeout=30)
-                except TimeoutError:
-                    agent_task.cancel()
-                    log.error("the edge agent did not stop within 30 s; cancelled")
+                await _bounded(agent_task, 30, "the edge agent")
+        finally:
+            await _bounded(sim.stop(), 20, "the simulator")
 
 
 def _status_line(site: DemoSite) -> str:
@@ -228,8 +252,16 @@ async def _main(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir)  # each demo starts from an empty site
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second Ctrl-C: the operator wants out now
+            print("egiz demo: stopping at once", file=sys.stderr, flush=True)
+            os._exit(130)
+        print("egiz demo: stopping (Ctrl-C again to force)", file=sys.stderr, flush=True)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     async with run_site(
         scenario=args.scenario,
         workdir=workdir,
@@ -255,19 +287,23 @@ async def _main(args: argparse.Namespace) -> int:
         )
         sys.stdout.flush()
         deadline = None if args.duration is None else time.monotonic() + args.duration
+        finished = False
         while not stop.is_set():
             timeout = args.status_every
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout)
-            if deadline is not None and time.monotonic() >= deadline:
+            if deadline is not None and time.monotonic() >= deadline and not stop.is_set():
+                finished = True
                 stop.set()
             print(_status_line(site), flush=True)
         # Give the uplink a moment to ship the last closed windows before the summary.
         await asyncio.sleep(min(3.0, args.window))
         result = summary(site)
     print("Summary: " + ", ".join(f"{k} {v}" for k, v in result.items()), flush=True)
+    if not finished:
+        return 130  # stopped by the operator; the summary says how far it got
     ok = (
         result["opcua_samples"] > 0
         and result["mqtt_samples"] > 0

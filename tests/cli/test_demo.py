@@ -118,3 +118,30 @@ def test_demo_help_describes_its_options() -> None:
     out = subprocess.run([*EGIZ, "demo", "--help"], capture_output=True, text=True, check=True)
     for option in ("--duration", "--speed", "--port", "--mqtt"):
         assert option in out.stdout
+
+
+@pytest.mark.slow
+def test_demo_ctrl_c_stops_everything_cleanly(tmp_path: Path, unused_port: int) -> None:
+    """One SIGINT stops simulator, edge and cloud: the process exits 130 and the port is free."""
+    workdir = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [*EGIZ, "demo", "--port", str(unused_port), "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (workdir / "credentials.txt").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "demo did not come up"
+            time.sleep(0.5)
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out[-3000:]
+    assert "Summary:" in out
+    with httpx.Client() as http, pytest.raises(httpx.TransportError):
+        http.get(f"http://127.0.0.1:{unused_port}/healthz", timeout=2)
