@@ -72,3 +72,31 @@ class RefTable:
 
     def __len__(self) -> int:
         return len(self.refs)
+
+
+class SampleBuffer:
+    """Collects samples one at a time (a protocol callback) and hands them over as a batch."""
+
+    __slots__ = ("qual", "ref", "ts", "val")
+
+    def __init__(self) -> None:
+        self.ref: list[int] = []
+        self.ts: list[float] = []
+        self.val: list[float] = []
+        self.qual: list[int] = []
+
+    def add(self, ref: int, ts: float, value: float, quality: int = 0) -> None:
+        """Append one sample (four list appends: the whole per-sample cost)."""
+        self.ref.append(ref)
+        self.ts.append(ts)
+        self.val.append(value)
+        self.qual.append(quality)
+
+    def __len__(self) -> int:
+        return len(self.ref)
+
+    def take(self, received: float) -> SampleBatch:
+        """Return what was collected as one batch and start afresh."""
+        batch = SampleBatch.from_lists(self.ref, self.ts, self.val, self.qual, received)
+        self.ref, self.ts, self.val, self.qual = [], [], [], []
+        return batch

@@ -54,6 +54,13 @@ class WindowResult:
         }
 
 
+def _stable_order(key: np.ndarray) -> np.ndarray:
+    """Stable argsort; numpy radix-sorts 16-bit keys in linear time, so use them when they fit."""
+    if key.shape[0] and int(key.max()) < 65536:
+        return np.argsort(key.astype(np.uint16), kind="stable")
+    return np.argsort(key, kind="stable")
+
+
 def window_stats(
     k: np.ndarray,
     series: np.ndarray,
@@ -63,46 +70,60 @@ def window_stats(
     oor: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Statistics per (k, series) group; arrays in arrival order. Returns one row per group."""
-    arrival = np.arange(k.shape[0])
-    order = np.lexsort((arrival, ts, series, k))
-    k, series, ts, value, quality, oor = (a[order] for a in (k, series, ts, value, quality, oor))
+    # One int64 group key per (window, series); the sorts are stable, so samples sharing a
+    # key and a timestamp stay in arrival order and the last one received comes last.
+    k0, width = int(k.min()), int(series.max()) + 1
+    key = (k - k0) * width + series
     n = k.shape[0]
-    # Keep the last received of samples sharing (series, ts); k follows from ts.
-    keep = np.ones(n, dtype=bool)
-    if n > 1:
-        keep[:-1] = (series[1:] != series[:-1]) | (ts[1:] != ts[:-1])
-    k, series, ts, value, quality, oor = (a[keep] for a in (k, series, ts, value, quality, oor))
-    n = k.shape[0]
-    new = np.ones(n, dtype=bool)
-    new[1:] = (k[1:] != k[:-1]) | (series[1:] != series[:-1])
-    starts = np.flatnonzero(new)
+    order = _stable_order(key)
+    key_s, ts_s = key[order], ts[order]
+    same = key_s[1:] == key_s[:-1]
+    if n > 1 and not np.all((ts_s[1:] >= ts_s[:-1]) | ~same):
+        # Some signal's samples arrived out of time order (backfill): sort by time too.
+        order = np.lexsort((ts, key))
+        key_s, ts_s = key[order], ts[order]
+        same = key_s[1:] == key_s[:-1]
+    dup = same & (ts_s[1:] == ts_s[:-1])
+    if dup.any():
+        keep = np.ones(n, dtype=bool)
+        keep[:-1] = ~dup
+        order, key_s, ts_s = order[keep], key_s[keep], ts_s[keep]
+        same = key_s[1:] == key_s[:-1]
+        n = key_s.shape[0]
+    value, quality, oor = value[order], quality[order], oor[order]
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
     groups = starts.shape[0]
-    gid = np.cumsum(new) - 1
     count = np.diff(np.append(starts, n))
+    gkey = key_s[starts]
+    zeros = np.zeros(groups, dtype=np.int64)
     bad_mask = quality == BAD
+    n_bad = np.add.reduceat(bad_mask.astype(np.int64), starts) if bad_mask.any() else zeros
+    unc = quality == UNCERTAIN
     out: dict[str, np.ndarray] = {
-        "k": k[starts],
-        "series": series[starts],
+        "k": gkey // width + k0,
+        "series": gkey % width,
         "count": count,
-        "bad": np.bincount(gid, weights=bad_mask, minlength=groups).astype(np.int64),
-        "uncertain": np.bincount(gid, weights=quality == UNCERTAIN, minlength=groups).astype(
-            np.int64
-        ),
-        "out_of_range": np.bincount(gid, weights=oor, minlength=groups).astype(np.int64),
+        "bad": n_bad,
+        "uncertain": np.add.reduceat(unc.astype(np.int64), starts) if unc.any() else zeros,
+        "out_of_range": np.add.reduceat(oor.astype(np.int64), starts) if oor.any() else zeros,
     }
-    good = ~bad_mask
-    g, v, t = gid[good], value[good], ts[good]
-    n_good = np.bincount(g, minlength=groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(g, weights=v, minlength=groups) / n_good
-        dev = v - mean[g]
-        var = np.bincount(g, weights=dev * dev, minlength=groups) / n_good
-    nan = np.full(groups, np.nan)
-    mn, mx, last, last_ts = nan.copy(), nan.copy(), nan.copy(), nan.copy()
-    if g.shape[0]:
-        gs = np.flatnonzero(np.concatenate(([True], g[1:] != g[:-1])))
-        ge = np.append(gs[1:], g.shape[0]) - 1
-        present = g[gs]
+    if n_bad is zeros:  # the common case: every sample usable, groups are the sorted runs
+        v, t, gs, present, n_good = value, ts_s, starts, slice(None), count
+    else:
+        good = ~bad_mask
+        gid = np.repeat(np.arange(groups), count)[good]
+        v, t = value[good], ts_s[good]
+        n_good = count - n_bad
+        gs = np.flatnonzero(np.concatenate(([True], gid[1:] != gid[:-1]))) if v.size else gs_empty()
+        present = gid[gs]
+    mn, mx, mean, var, last, last_ts = (np.full(groups, np.nan) for _ in range(6))
+    if v.shape[0]:
+        ge = np.append(gs[1:], v.shape[0]) - 1
+        sizes = np.diff(np.append(gs, v.shape[0]))
+        m = np.add.reduceat(v, gs) / sizes
+        dev = v - np.repeat(m, sizes)
+        mean[present] = m
+        var[present] = np.add.reduceat(dev * dev, gs) / sizes
         mn[present] = np.minimum.reduceat(v, gs)
         mx[present] = np.maximum.reduceat(v, gs)
         last[present] = v[ge]  # rows are sorted by ts within a group
@@ -113,8 +134,9 @@ def window_stats(
     return out
 
 
-def _f(x: float) -> float | None:
-    return None if np.isnan(x) else float(x)
+def gs_empty() -> np.ndarray:
+    """An empty index array (no usable sample at all)."""
+    return np.zeros(0, dtype=np.int64)
 
 
 class Windower:
@@ -205,24 +227,44 @@ class Windower:
     def _results(self, st: dict[str, np.ndarray]) -> list[WindowResult]:
         out: dict[tuple[int, str], WindowResult] = {}
         keys = self.catalog.keys
-        for i in range(st["k"].shape[0]):
-            kk = int(st["k"][i])
-            asset, signal = keys[int(st["series"][i])]
+        lt = st["last_ts"]
+        iso_ts = np.full(lt.shape[0], None, dtype=object)
+        ok = ~np.isnan(lt)
+        if ok.any():
+            # Vectorized ISO-8601 (microseconds, Z): one call instead of one per signal.
+            us = np.round(lt[ok] * 1e6).astype("datetime64[us]")
+            iso_ts[ok] = np.datetime_as_string(us, timezone="UTC")
+        cols = [
+            st[c].tolist() for c in ("k", "series", "count", "bad", "uncertain", "out_of_range")
+        ]
+        stats = [_nones(st[c]) for c in ("min", "max", "mean", "std", "last")]
+        length = self.length_s
+        for kk, sid, cnt, bad, unc, oor, mn, mx, mean, std, last, lts in zip(
+            *cols, *stats, iso_ts.tolist(), strict=True
+        ):
+            asset, signal = keys[sid]
             res = out.get((kk, asset))
             if res is None:
-                res = out[(kk, asset)] = WindowResult(asset, kk, kk * self.length_s, self.length_s)
-            lt = st["last_ts"][i]
+                res = out[(kk, asset)] = WindowResult(asset, kk, kk * length, length)
             res.signals[signal] = {
-                "count": int(st["count"][i]),
-                "bad": int(st["bad"][i]),
-                "uncertain": int(st["uncertain"][i]),
-                "out_of_range": int(st["out_of_range"][i]),
-                "min": _f(st["min"][i]),
-                "max": _f(st["max"][i]),
-                "mean": _f(st["mean"][i]),
-                "std": _f(st["std"][i]),
-                "last": _f(st["last"][i]),
-                "last_ts": None if np.isnan(lt) else iso(float(lt)),
+                "count": cnt,
+                "bad": bad,
+                "uncertain": unc,
+                "out_of_range": oor,
+                "min": mn,
+                "max": mx,
+                "mean": mean,
+                "std": std,
+                "last": last,
+                "last_ts": lts,
             }
         self.made += len(out)
         return list(out.values())
+
+
+def _nones(a: np.ndarray) -> list[float | None]:
+    """Return a float array as a list with NaN as None (JSON null)."""
+    values = a.tolist()
+    if not np.isnan(a).any():
+        return values
+    return [None if v != v else v for v in values]
