@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--duration", type=float, help="stop after this many wall seconds")
     r.add_argument(
+        "--history-s", type=float, default=3600.0, help="OPC UA HistoryRead horizon (simulated s)"
+    )
+    r.add_argument(
         "--control-port", type=int, default=CONTROL_PORT, help="local HTTP control port (-1: off)"
     )
     r.set_defaults(func=_wrap(run_run))
@@ -232,6 +235,7 @@ def run_run(args: argparse.Namespace) -> int:
             truth_dir=args.truth_dir,
             seed=args.seed,
             control_port=None if args.control_port < 0 else args.control_port,
+            history_s=args.history_s,
         ) as sim:
             print(
                 f"OPC UA: {sim.opcua_endpoint or '-'}   MQTT: {args.mqtt or '-'}   "

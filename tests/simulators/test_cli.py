@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from egiz.cli.main import main
@@ -63,3 +67,41 @@ def test_cli_inject_without_simulator_is_one_line(capsys) -> None:
         err.startswith("egiz: error: no simulator answers at http://127.0.0.1:9")
         and "\n" not in err
     )
+
+
+def test_cli_run_serves_until_ctrl_c(
+    tmp_path: Path, opcua_port: int, topic_prefix: str, mosquitto
+) -> None:
+    code = "import sys; from egiz.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    args = [
+        "sim",
+        "run",
+        "--scenario",
+        "demo",
+        "--opcua-port",
+        str(opcua_port),
+        "--topic-prefix",
+        topic_prefix,
+    ]
+    args += ["--truth-dir", str(tmp_path), "--speed", "5", "--control-port", "-1"]
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith(f"OPC UA: opc.tcp://127.0.0.1:{opcua_port}/egiz/")
+        for _ in range(100):  # until something was served
+            if (tmp_path / "served.jsonl").exists() and (
+                tmp_path / "served.jsonl"
+            ).stat().st_size > 0:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "served: {'opcua':" in rest
+    protocols = {
+        json.loads(x)["protocol"] for x in (tmp_path / "served.jsonl").read_text().splitlines()
+    }
+    assert protocols == {"opcua", "mqtt"}

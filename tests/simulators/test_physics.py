@@ -203,3 +203,14 @@ def test_faults_change_only_their_signals() -> None:
             assert diff > 0.5, signal
         else:
             assert diff < 0.1, signal
+
+
+def test_motor_insulation_ages_faster_when_hot() -> None:
+    # Montsinger: 10 K hotter = twice the ageing; cooling fouling heats the winding.
+    g = MotorGroup(["cool", "hot"], [{}, {}], _healthy(2))
+    # 'hot' has cooling fouling at w = 0.999 that will not reach failure within the run
+    g.deg.onset_h[1, 1], g.deg.life_h[1, 1] = -0.999e9, 1e9
+    g.advance(np.arange(1, 8 * 3600 + 1.0), 1.0, np.ones((2, 8 * 3600)))
+    cool, hot = g.truth_extra(0), g.truth_extra(1)
+    assert 0 < cool["insulation_life_used_h"] < 8.0  # 105 degC RTD: slower than at the limit
+    assert hot["insulation_life_used_h"] > 4 * cool["insulation_life_used_h"]
