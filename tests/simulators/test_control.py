@@ -93,3 +93,32 @@ def test_control_inject_sensor_machine_and_comm_faults(
     # publish pause and server restart leave gaps: nothing served, nothing logged
     assert _gap(tmp_path, "mqtt", "demo.motor-1") >= 5
     assert _gap(tmp_path, "opcua", "demo.pump-1") >= 5
+
+
+def test_control_mqtt_disconnect_drops_and_restores(
+    tmp_path: Path, topic_prefix: str, mosquitto
+) -> None:
+    async def main() -> tuple[int, int]:
+        async with SimulatorService(
+            "demo",
+            opcua_port=None,
+            mqtt_url="mqtt://127.0.0.1:1883",
+            topic_prefix=topic_prefix,
+            truth_dir=tmp_path,
+            speed=5.0,
+        ) as sim:
+            await asyncio.sleep(1.0)
+            await sim.inject(None, "disconnect", duration_s=10)
+            await asyncio.sleep(0.5)
+            down = sim.mqtt.connected.is_set()
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                if sim.mqtt.connected.is_set() and _gap(tmp_path, "mqtt", "demo.motor-1") >= 10:
+                    break
+            await asyncio.sleep(1.0)
+            return down, sim.mqtt.connected.is_set()
+
+    was_up_during, up_after = asyncio.run(main())
+    assert not was_up_during and up_after
+    secs = _seconds(tmp_path, "mqtt", "demo.motor-1")
+    assert _gap(tmp_path, "mqtt", "demo.motor-1") >= 10 and secs[-1] - secs[0] > 15
