@@ -29,7 +29,7 @@ def read_alarms(
     active: Annotated[bool | None, Query(description="true: not cleared; false: cleared")] = None,
     shelved: Annotated[bool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlarmsPublic:
     """Alarms of the sites the user may read, newest raise first."""
     return alarms.list_alarms(store, user, site, active, shelved, limit, offset)

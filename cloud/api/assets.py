@@ -43,7 +43,7 @@ def read_assets(
     site: Annotated[str | None, Query(description="only this site")] = None,
     latest: Annotated[bool, Query(description="include the latest value of every signal")] = False,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AssetsPublic:
     """Every active asset the user may read, with its global id, type and ISA-95 path."""
     if site is not None:

@@ -19,7 +19,7 @@ def read_health(
     user: UserDep,
     site: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> FleetHealthPublic:
     """Shortest RUL first, then lowest health, then most active alarms."""
     return fleet.health_ranking(store, user, site, limit, offset)

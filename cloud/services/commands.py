@@ -28,6 +28,7 @@ from egiz.contracts import (
     SiteManifest,
     UplinkBatch,
 )
+from egiz.contracts.ids import Name
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..store import Store
@@ -46,7 +47,8 @@ class CommandCreate(BaseModel):
     """What an operator asks for."""
 
     action: CommandAction
-    setpoint: str | None = Field(None, examples=["speed_setpoint"])
+    # Name, as in the Command contract: an invalid name is a 422 here, not a 500 later.
+    setpoint: Name | None = Field(None, examples=["speed_setpoint"])
     value: float | str | None = Field(None, examples=[1400.0])
     expires_in_s: float = Field(300.0, gt=0, le=MAX_EXPIRY_S, description="wall-clock lifetime")
     reason: str = Field("", max_length=500, description="why (kept in the ledger)")
