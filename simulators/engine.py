@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from .catalog import TYPES
+from .faults import SENSOR_FAULTS, Active, corrupt
 from .physics.base import AssetGroup
 from .physics.common import Degradation, profile_level
 from .physics.compressor import CompressorGroup
@@ -37,26 +38,9 @@ GROUPS: dict[str, type[AssetGroup]] = {
     )
 }
 
-#: status codes in :attr:`Block.status`
-GOOD, UNCERTAIN, BAD = 0, 1, 2
+#: status codes in :attr:`Block.status`: GOOD, UNCERTAIN, BAD (from .faults)
 STATUS_NAMES = ("good", "uncertain", "bad")
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
-#: faults of a measurement, not of the machine; they change what is served, not the physics
-SENSOR_FAULTS = ("stuck", "drift", "spike", "dropout", "noise_burst", "bad_quality")
-
-
-@dataclass
-class _Active:
-    """One injected fault: what, where, since when (data time), until when, how strong."""
-
-    kind: str  # "fault" or "sensor"
-    name: str
-    asset: str
-    signal: str | None
-    severity: float
-    since: float
-    until: float
-    hold: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +78,7 @@ class Engine:
         self._noise: list[np.ndarray] = []
         self._lo: list[np.ndarray] = []
         self._hi: list[np.ndarray] = []
-        self.active: list[_Active] = []
+        self.active: list[Active] = []
         self._last: np.ndarray | None = None
         #: per-step truth of the last advance, rows in ``asset_ids`` order
         self.block_truth: dict[str, np.ndarray] = {}
@@ -273,10 +257,10 @@ class Engine:
                 raise KeyError(f"sensor fault {fault!r} needs --signal, one of {', '.join(names)}")
             row = self.signals.index((asset_id, signal))
             hold = float(self._last[row]) if self._last is not None else 0.0
-            act = _Active("sensor", fault, asset_id, signal, severity, self.t, until, hold)
+            act = Active("sensor", fault, asset_id, signal, severity, self.t, until, hold)
         elif fault in group.FAULTS:
             group.fault[fault][i] = severity
-            act = _Active("fault", fault, asset_id, None, severity, self.t, until)
+            act = Active("fault", fault, asset_id, None, severity, self.t, until)
         else:
             known = ", ".join((*group.FAULTS, *SENSOR_FAULTS))
             raise KeyError(
@@ -302,7 +286,7 @@ class Engine:
         for a in [a for a in self.active if a.until <= self.t]:
             self.clear(a.asset, a.name)
 
-    def _describe(self, a: _Active) -> dict:
+    def _describe(self, a: Active) -> dict:
         out = {"mode": a.name, "kind": a.kind, "onset": iso(a.since), "severity": a.severity}
         if a.signal:
             out["signal"] = a.signal
@@ -311,30 +295,11 @@ class Engine:
     def _sensor_faults(self, times: np.ndarray, values: np.ndarray, status: np.ndarray) -> None:
         """Corrupt what the sensors report; the physics state is untouched."""
         for a in self.active:
-            if a.kind != "sensor":
-                continue
-            row = self.signals.index((a.asset, a.signal))
-            spec = next(
-                s for s in TYPES[self._locate(a.asset)[0].SPEC.name].signals if s.name == a.signal
-            )
-            span = spec.range[1] - spec.range[0]
-            on = times <= a.until
-            if a.name == "stuck":
-                values[row, on] = a.hold
-            elif a.name == "drift":  # 2 % of span per hour at severity 1
-                values[row] += on * a.severity * 0.02 * span * (times - a.since) / 3600.0
-            elif a.name == "spike":
-                hit = on & (self.rng.random(times.shape) < 0.02 * a.severity)
-                values[row] += hit * self.rng.choice([-1.0, 1.0], times.shape) * 0.3 * span
-            elif a.name == "noise_burst":
-                values[row] += (
-                    on * self.rng.standard_normal(times.shape) * (0.02 * span * a.severity)
-                )
-            elif a.name == "dropout":
-                values[row, on] = np.nan
-                status[row, on] = BAD
-            elif a.name == "bad_quality":
-                status[row, on] = BAD if a.severity >= 1.0 else UNCERTAIN
+            if a.kind == "sensor":
+                group = self._locate(a.asset)[0]
+                spec = next(s for s in TYPES[group.SPEC.name].signals if s.name == a.signal)
+                row = self.signals.index((a.asset, a.signal))
+                corrupt(a, spec.range, times, values[row], status[row], self.rng)
 
     def set_setpoint(self, asset_id: str, name: str, value: float) -> float:
         """Write a setpoint (clamped to its limits); return the value applied."""

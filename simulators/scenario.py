@@ -5,8 +5,6 @@ Every error names ``file:line``, the field (dotted path), what is wrong and the 
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +13,9 @@ from typing import Any
 from .catalog import TYPES
 from .errors import ScenarioError
 from .physics.common import PROFILE_FIELDS, PROFILE_KINDS
-from .yamlines import LinedDict, LinedList, parse
+from .yamlines import LinedDict, LinedList, Reader, choices, parse
 
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PROTOCOLS = ("opcua", "mqtt")
 
 
@@ -114,7 +111,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scenario:
     """Parse and validate scenario YAML ``text`` read from ``file``."""
     doc = parse(text, file)
-    r = _Reader(file)
+    r = Reader(file)
     if not isinstance(doc, LinedDict):
         raise ScenarioError(
             "the scenario must be a YAML mapping", file=file, line=1, fix="see docs/simulators.md"
@@ -177,7 +174,7 @@ def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scen
     )
 
 
-def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
+def _asset(r: Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
     where = f"assets[{i}]"
     if not isinstance(item, LinedDict):
         r.fail_line(
@@ -198,7 +195,7 @@ def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
             "type",
             f"{where}.type",
             f"unknown asset type {type_name!r}",
-            _choices(type_name, TYPES),
+            choices(type_name, TYPES),
         )
     spec = TYPES[type_name]
     protocol = r.need(item, "protocol", where, str)
@@ -208,7 +205,7 @@ def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
             "protocol",
             f"{where}.protocol",
             f"unknown protocol {protocol!r}",
-            _choices(protocol, PROTOCOLS),
+            choices(protocol, PROTOCOLS),
         )
     params = r.get(item, "params", where, LinedDict, LinedDict())
     from .engine import GROUPS  # the physics owns the parameter tables
@@ -232,7 +229,7 @@ def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
             "kind",
             f"{where}.profile.kind",
             f"unknown profile {kind!r}",
-            _choices(kind, PROFILE_KINDS),
+            choices(kind, PROFILE_KINDS),
         )
     fields = PROFILE_FIELDS[kind]
     r.keys(profile, f"{where}.profile", ("kind", *fields))
@@ -257,7 +254,7 @@ def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
                 "mode",
                 f"{dw}.mode",
                 f"type {type_name!r} has no mode {mode!r}",
-                _choices(mode, modes),
+                choices(mode, modes),
             )
         degs.append(
             DegradationSpec(mode, r.span(d, "onset_h", dw), r.span(d, "life_h", dw, positive=True))
@@ -275,8 +272,9 @@ def _asset(r: _Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
     )
 
 
-def _fault(r: _Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpec:
-    from .engine import GROUPS, SENSOR_FAULTS
+def _fault(r: Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpec:
+    from .engine import GROUPS
+    from .faults import SENSOR_FAULTS
 
     where = f"faults[{j}]"
     r.keys(f, where, ("asset", "fault", "signal", "severity", "at_h", "rate_per_day", "duration_h"))
@@ -287,7 +285,7 @@ def _fault(r: _Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpe
             "asset",
             f"{where}.asset",
             f"no asset {asset!r} in this scenario",
-            _choices(asset, assets),
+            choices(asset, assets),
         )
     type_name = assets[asset].type
     name = r.need(f, "fault", where, str)
@@ -298,7 +296,7 @@ def _fault(r: _Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpe
             "fault",
             f"{where}.fault",
             f"{type_name} has no fault {name!r}",
-            _choices(name, known),
+            choices(name, known),
         )
     signal = r.get(f, "signal", where, str, None)
     names = TYPES[type_name].signal_names()
@@ -308,7 +306,7 @@ def _fault(r: _Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpe
             "fault",
             f"{where}.signal",
             f"sensor fault {name!r} needs a signal",
-            "set signal: " + _choices(str(signal), names),
+            "set signal: " + choices(str(signal), names),
         )
     at_h = r.get(f, "at_h", where, (int, float), None)
     rate = r.get(f, "rate_per_day", where, (int, float), None)
@@ -330,108 +328,3 @@ def _fault(r: _Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpe
         if "duration_h" in f
         else (1.0, 1.0),
     )
-
-
-def _choices(value: str, options: Any) -> str:
-    close = difflib.get_close_matches(str(value), list(options), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}use one of {', '.join(sorted(options))}"
-
-
-class _Reader:
-    """Typed field access on lined YAML nodes; every failure is a ScenarioError."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail_line(self, line: int | None, field: str, msg: str, fix: str) -> None:
-        raise ScenarioError(msg, file=self.file, line=line, field=field, fix=fix)
-
-    def fail(self, node: Any, key: str, field: str, msg: str, fix: str) -> None:
-        line = getattr(node, "key_lines", {}).get(key, getattr(node, "line", None))
-        self.fail_line(line, field, msg, fix)
-
-    def keys(self, node: Any, where: str, allowed: tuple[str, ...]) -> None:
-        if not isinstance(node, dict):
-            self.fail_line(
-                getattr(node, "line", None), where, "must be a mapping", "write key: value pairs"
-            )
-        for k in node:
-            if k not in allowed:
-                self.fail(
-                    node,
-                    k,
-                    f"{where}.{k}".lstrip("."),
-                    f"unknown field {k!r}",
-                    "remove it; " + _choices(str(k), allowed),
-                )
-
-    def get(self, node: Any, key: str, where: str, typ: Any, default: Any) -> Any:
-        if key not in node or node[key] is None:
-            return default
-        value = node[key]
-        if not isinstance(value, typ) or (isinstance(value, bool) and typ in (int, (int, float))):
-            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
-            names = {"LinedDict": "a mapping", "LinedList": "a list"}.get(names, names)
-            self.fail(
-                node,
-                key,
-                f"{where}.{key}".lstrip("."),
-                f"must be {names}, got {value!r}",
-                f"write {key} as {names}",
-            )
-        return value
-
-    def need(self, node: Any, key: str, where: str, typ: Any) -> Any:
-        if key not in node or node[key] is None:
-            self.fail_line(
-                getattr(node, "line", None),
-                f"{where}.{key}".lstrip("."),
-                f"missing required field {key!r}",
-                f"add `{key}:`",
-            )
-        return self.get(node, key, where, typ, None)
-
-    def slug(self, node: Any, key: str, where: str, default: Any = ...) -> Any:
-        value = (
-            self.need(node, key, where, str)
-            if default is ...
-            else self.get(node, key, where, str, default)
-        )
-        if value is not None and not _SLUG.match(value):
-            self.fail(
-                node,
-                key,
-                f"{where}.{key}",
-                f"{value!r} is not an id",
-                "use lowercase letters, digits and dashes, e.g. pump-1",
-            )
-        return value
-
-    def span(self, node: Any, key: str, where: str, positive: bool = False) -> tuple[float, float]:
-        value = node.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            lo = hi = float(value)
-        elif (
-            isinstance(value, list)
-            and len(value) == 2
-            and all(isinstance(v, int | float) for v in value)
-        ):
-            lo, hi = float(value[0]), float(value[1])
-        else:
-            self.fail(
-                node,
-                key,
-                f"{where}.{key}",
-                f"must be hours, a number or [min, max], got {value!r}",
-                f"write e.g. {key}: [100, 500]",
-            )
-        if lo > hi or lo < 0 or (positive and lo <= 0):
-            self.fail(
-                node,
-                key,
-                f"{where}.{key}",
-                f"bad range {value!r}",
-                "use 0 <= min <= max (life must be > 0)",
-            )
-        return lo, hi
