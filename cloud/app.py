@@ -26,6 +26,7 @@ from .api import (
     health,
     ingest,
     metrics,
+    sites,
     stream,
     ui,
     users,
@@ -128,7 +129,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.include_router(metrics.router)
     app.include_router(ingest.router, prefix=API_PREFIX)
     for module in (auth, users, assets, alarms, events, edges, fleet,
-                   commands_api, maintenance_api, ledger_api, stream):  # fmt: skip
+                   commands_api, maintenance_api, ledger_api, stream, sites):  # fmt: skip
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(ui.router)
     ui.mount_static(app, settings.docs)

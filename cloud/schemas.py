@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from egiz.contracts import ModelScores, Quality
+from egiz.contracts import Asset, AssetType, ModelScores, Quality, SiteInfo
 
 
 class _Public(BaseModel):
@@ -315,4 +315,52 @@ class FleetHealthPublic(_Public):
     """Assets ranked worst first: shortest RUL, then lowest health, then most alarms."""
 
     data: list[AssetHealth]
+    count: int
+
+
+class SiteRegistration(_Public):
+    """A site's digital master given through the API (what an edge's manifest carries)."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "site": {"id": "demo", "name": "Demo plant"},
+                    "asset_types": [
+                        {
+                            "name": "pump",
+                            "signals": [{"name": "flow", "unit": "m3/h"}],
+                            "commands": [{"name": "start"}, {"name": "stop", "critical": True}],
+                            "setpoints": [
+                                {"name": "speed_setpoint", "unit": "rpm", "min": 0, "max": 3000}
+                            ],
+                        }
+                    ],
+                    "assets": [{"id": "pump-1", "type": "pump", "area": "pumping"}],
+                }
+            ]
+        },
+    )
+
+    site: SiteInfo
+    asset_types: tuple[AssetType, ...]
+    assets: tuple[Asset, ...]
+
+
+class SitePublic(_Public):
+    """A site of the fleet."""
+
+    site: str
+    name: str
+    enterprise: str
+    edge_id: str | None
+    manifest_hash: str | None
+    updated_at: datetime
+
+
+class SitesPublic(_Public):
+    """A list of sites."""
+
+    data: list[SitePublic]
     count: int

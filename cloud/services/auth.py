@@ -31,7 +31,7 @@ class Role(StrEnum):
     """What a user may do on a site."""
 
     viewer = "viewer"  # reads the fleet
-    engineer = "engineer"  # reads, and exports history for analysis
+    engineer = "engineer"  # reads, exports history, registers assets through the API
     operator = "operator"  # reads, and acts on alarms (ack, shelve, clear)
     admin = "admin"  # everything, including edges (and users, when granted on '*')
 
@@ -42,6 +42,7 @@ class Action(StrEnum):
     read = "read"
     export = "export"
     alarm = "alarm"
+    configure = "configure"
     manage_edges = "manage_edges"
     manage_users = "manage_users"
 
@@ -50,6 +51,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.read: frozenset(Role),
     Action.export: frozenset({Role.engineer, Role.operator, Role.admin}),
     Action.alarm: frozenset({Role.operator, Role.admin}),
+    Action.configure: frozenset({Role.engineer, Role.admin}),
     Action.manage_edges: frozenset({Role.admin}),
     Action.manage_users: frozenset({Role.admin}),
 }

@@ -65,6 +65,8 @@ POST   /api/v1/edges/{edge_id}/revoke                401 401 403 403 403 204 204
 GET    /api/v1/fleet/health                          401 401 200 200 200 200 200 200
 GET    /metrics                                      401 401 200 200 200 200 200 200
 GET    /api/v1/stream                                401 401 200 200 200 200 200 200
+GET    /api/v1/sites                                 401 401 200 200 200 200 200 200
+PUT    /api/v1/sites/{site}                          401 401 403 200 403 200 200 403
 GET    /api/v1/assets/{asset_id}/commands            401 401 200 200 200 200 200 403
 POST   /api/v1/assets/{asset_id}/commands            401 401 403 403 201 201 201 403
 GET    /api/v1/commands/{command_id}                 401 401 200 200 200 200 200 403
@@ -158,6 +160,11 @@ class World:
             "/api/v1/auth/login": {"username": "viewer", "password": "viewer-password"},
             "/api/v1/users": {"username": f"new-{n}", "password": "password-1", "grants": {"plant": "viewer"}},
             "/api/v1/edges": {"edge_id": f"new-{n}", "site": "plant"},
+            "/api/v1/sites/{site}": {  # the same twin the edge registered: later rows need it
+                "site": {"id": "plant"}, "assets": [{"id": "pump-1", "type": "pump", "area": "a"}],
+                "asset_types": [{"name": "pump", "signals": [{"name": "flow", "unit": "m3/h"}],
+                                 "commands": [{"name": "stop"},
+                                              {"name": "start", "critical": True}]}]},
             "/api/v1/assets/{asset_id}/commands": {"action": "stop"},
             "/api/v1/assets/{asset_id}/maintenance": {"action": "bearing_replaced"},
             "/api/v1/ingest": {"edge_id": "edge-1", "epoch": "e2", "batch_id": "b",
