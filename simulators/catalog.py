@@ -4,7 +4,7 @@ equipment in :mod:`.catalog_process`; :data:`TYPES` holds them all by name.
 
 from __future__ import annotations
 
-from .catalog_process import COMPRESSOR, MILL, TRANSFORMER
+from .catalog_process import COMPRESSOR, MILL, PIPELINE, TRANSFORMER
 from .specs import BRG, VIB, AssetTypeSpec, Mode, Setpoint, Signal
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ESP",
     "MILL",
     "MOTOR",
+    "PIPELINE",
     "PUMP",
     "TRANSFORMER",
     "TYPES",
@@ -257,5 +258,5 @@ ESP = AssetTypeSpec(
 
 
 TYPES: dict[str, AssetTypeSpec] = {
-    t.name: t for t in (PUMP, MOTOR, CONVEYOR, MILL, COMPRESSOR, TRANSFORMER, ESP)
+    t.name: t for t in (PUMP, MOTOR, CONVEYOR, MILL, COMPRESSOR, TRANSFORMER, ESP, PIPELINE)
 }

@@ -200,3 +200,56 @@ TRANSFORMER = AssetTypeSpec(
     ),
     commands=("reset",),
 )
+
+
+PIPELINE = AssetTypeSpec(
+    name="pipeline",
+    description="Liquid pipeline segment with inlet/outlet metering (leak detection by mass balance)",
+    signals=(
+        Signal("inlet_flow", "m3/h", "flow", "Flow metered at the inlet", (0, 5000), {}, 0.5),
+        Signal("outlet_flow", "m3/h", "flow", "Flow metered at the outlet", (0, 5000), {}, 0.5),
+        Signal(
+            "inlet_pressure",
+            "bar",
+            "pressure",
+            "Inlet pressure (gauge)",
+            (0, 150),
+            {"hi": 45.0, "hi_hi": 60.0},
+            0.05,
+        ),
+        Signal(
+            "outlet_pressure",
+            "bar",
+            "pressure",
+            "Outlet (delivery) pressure (gauge)",
+            (0, 150),
+            {},
+            0.05,
+        ),
+        Signal(
+            "imbalance",
+            "%",
+            "other",
+            "Volume balance (inlet - outlet) / inlet, computed by the RTU",
+            (-100, 100),
+            {"hi": 2.0, "hi_hi": 5.0},
+            0.2,
+        ),
+        Signal("running", "state", "state", "1 when flowing, 0 when shut in", (0, 1), {}, 0.0),
+    ),
+    setpoints=(
+        Setpoint(
+            "outlet_pressure_setpoint", "bar", 5.0, 40.0, 20.0, "Delivery pressure control", 5.0
+        ),
+    ),
+    modes=(
+        Mode(
+            "corrosion_leak",
+            "Internal corrosion opens a growing leak",
+            ("imbalance", "outlet_flow"),
+        ),
+        Mode(
+            "wax_buildup", "Wax deposits narrow the bore: friction loss climbs", ("inlet_pressure",)
+        ),
+    ),
+)

@@ -21,6 +21,7 @@ from .physics.conveyor import ConveyorGroup
 from .physics.esp import EspGroup
 from .physics.mill import MillGroup
 from .physics.motor import MotorGroup
+from .physics.pipeline import PipelineGroup
 from .physics.pump import PumpGroup
 from .physics.transformer import TransformerGroup
 from .scenario import Scenario
@@ -35,6 +36,7 @@ GROUPS: dict[str, type[AssetGroup]] = {
         CompressorGroup,
         TransformerGroup,
         EspGroup,
+        PipelineGroup,
     )
 }
 

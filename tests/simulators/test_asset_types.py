@@ -26,6 +26,8 @@ CASES = [
     ("transformer", "insulation_ageing", "oil_moisture", "hi_hi"),
     ("esp", "stage_wear", "flow", "lo"),
     ("esp", "bearing_wear", "vibration", "hi_hi"),
+    ("pipeline", "corrosion_leak", "imbalance", "hi_hi"),
+    ("pipeline", "wax_buildup", "inlet_pressure", "hi_hi"),
 ]
 
 
@@ -106,6 +108,8 @@ FAULTS = [
     ),
     ("compressor", "surge", {"flow", "surge_margin", "vibration", "power"}),
     ("transformer", "fan_failure", {"top_oil_temp", "hot_spot_temp"}),
+    ("pipeline", "rupture", {"outlet_flow", "imbalance", "inlet_pressure"}),
+    ("pipeline", "blocked_line", {"inlet_pressure"}),
     (
         "esp",
         "gas_lock",
