@@ -12,12 +12,15 @@ from typing import Any
 
 from egiz.models.artifacts.store import read_manifest
 from egiz.models.errors import ArtifactError
+from egiz.models.health.artifact import KIND as HEALTH_KIND
+from egiz.models.health.artifact import load_health
 from egiz.models.rul.artifact import KIND as RUL_KIND
 from egiz.models.rul.artifact import load_rul
 
 #: kind -> loader(path, expected_sha256) -> (manifest, runtime object)
 LOADERS: dict[str, Callable[[Path, str], tuple[dict, Any]]] = {
     RUL_KIND: load_rul,
+    HEALTH_KIND: load_health,
 }
 
 
