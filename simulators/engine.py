@@ -136,6 +136,7 @@ class Engine:
         while steps > 0:
             self._expire()
             self._repair_due()
+            self._operate()
             self._start_faults()
             gap = (self._next_event() - self.t) / self.dt
             n = steps if gap >= steps else max(1, math.ceil(gap))
@@ -163,7 +164,23 @@ class Engine:
         starts = [f.at_h * 3600.0 + self.t0 for f in self.scenario.faults if f.at_h is not None]
         later = [t for t in starts if t > self.t]
         ends = [a.until for a in self.active]
-        return min([math.inf, *later, *ends, *self._next_random, *self._repairs()])
+        ops = [op.next_s(self.t0, self.t) for op in self.scenario.operations]
+        return min([math.inf, *later, *ends, *ops, *self._next_random, *self._repairs()])
+
+    def _operate(self) -> None:
+        """Run scheduled starts and stops that fall due at this step."""
+        for op in self.scenario.operations:
+            due = op.due_s(self.t0, self.t)
+            if self.t - self.dt < due <= self.t:
+                self.command(op.asset, op.action)
+                self.events.append(
+                    {
+                        "asset": op.asset,
+                        "mode": op.action,
+                        "kind": "operation",
+                        "onset": iso(self.t),
+                    }
+                )
 
     def _repairs(self) -> list[float]:
         if self.repair_after_h is None:

@@ -5,6 +5,7 @@ Every error names ``file:line``, the field (dotted path), what is wrong and the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,35 @@ class FaultSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class OperationSpec:
+    """A scheduled start or stop at ``at_h`` (simulated hours), repeating every ``every_h``."""
+
+    asset: str
+    action: str
+    at_h: float
+    every_h: float | None = None
+
+    def due_s(self, t0: float, t: float) -> float:
+        """Return the latest scheduled time (s since epoch) at or before ``t``, or -inf."""
+        first = t0 + self.at_h * 3600.0
+        if t < first:
+            return -math.inf
+        if not self.every_h:
+            return first
+        period = self.every_h * 3600.0
+        return first + math.floor((t - first) / period) * period
+
+    def next_s(self, t0: float, t: float) -> float:
+        """Return the first scheduled time (s since epoch) after ``t``, or inf."""
+        first = t0 + self.at_h * 3600.0
+        if t < first:
+            return first
+        if not self.every_h:
+            return math.inf
+        return self.due_s(t0, t) + self.every_h * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class AssetSpec:
     """One simulated asset, placed in the ISA-95 tree and assigned to a protocol."""
 
@@ -74,6 +104,7 @@ class Scenario:
     step_s: float = 1.0
     start: datetime | None = None
     faults: tuple[FaultSpec, ...] = ()
+    operations: tuple[OperationSpec, ...] = ()
     file: str = ""
 
     def asset(self, asset_id: str) -> AssetSpec:
@@ -119,7 +150,18 @@ def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scen
     r.keys(
         doc,
         "",
-        ("version", "name", "description", "site", "seed", "step_s", "start", "assets", "faults"),
+        (
+            "version",
+            "name",
+            "description",
+            "site",
+            "seed",
+            "step_s",
+            "start",
+            "assets",
+            "faults",
+            "operations",
+        ),
     )
     if r.get(doc, "version", "", int, 1) != 1:
         r.fail(doc, "version", "version", "only version 1 exists", "set version: 1")
@@ -156,6 +198,10 @@ def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scen
         _fault(r, f, j, {a.id: a for a in assets})
         for j, f in enumerate(r.get(doc, "faults", "", LinedList, LinedList()))
     )
+    operations = tuple(
+        _operation(r, o, j, {a.id for a in assets})
+        for j, o in enumerate(r.get(doc, "operations", "", LinedList, LinedList()))
+    )
     step = float(r.get(doc, "step_s", "", (int, float), 1.0))
     if step <= 0:
         r.fail(doc, "step_s", "step_s", "must be > 0", "use e.g. 1.0 (1 Hz)")
@@ -170,6 +216,7 @@ def parse_scenario(text: str, file: str, default_name: str = "scenario") -> Scen
         start=start,
         assets=assets,
         faults=faults,
+        operations=operations,
         file=file,
     )
 
@@ -270,6 +317,34 @@ def _asset(r: Reader, item: Any, items: LinedList, i: int) -> AssetSpec:
         profile=(kind, {k: float(v) for k, v in profile.items() if k != "kind"}),
         degradation=tuple(degs),
     )
+
+
+def _operation(r: Reader, o: Any, j: int, assets: set[str]) -> OperationSpec:
+    where = f"operations[{j}]"
+    r.keys(o, where, ("asset", "action", "at_h", "every_h"))
+    asset = r.need(o, "asset", where, str)
+    if asset not in assets:
+        r.fail(
+            o,
+            "asset",
+            f"{where}.asset",
+            f"no asset {asset!r} in this scenario",
+            choices(asset, assets),
+        )
+    action = r.need(o, "action", where, str)
+    if action not in ("start", "stop"):
+        r.fail(
+            o,
+            "action",
+            f"{where}.action",
+            f"unknown action {action!r}",
+            choices(action, ("start", "stop")),
+        )
+    at_h = float(r.need(o, "at_h", where, (int, float)))
+    every = r.get(o, "every_h", where, (int, float), None)
+    if at_h < 0 or (every is not None and every <= 0):
+        r.fail(o, "at_h", where, "times must be >= 0 and every_h > 0", "e.g. at_h: 22, every_h: 24")
+    return OperationSpec(asset, action, at_h, None if every is None else float(every))
 
 
 def _fault(r: Reader, f: Any, j: int, assets: dict[str, AssetSpec]) -> FaultSpec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from egiz.simulators.errors import ScenarioError
@@ -153,3 +154,29 @@ def test_scenario_faults_parse() -> None:
     sc = load_scenario("mine")
     kinds = {(f.fault, f.at_h is not None) for f in sc.faults}
     assert ("cavitation", True) in kinds and ("blocked_chute", False) in kinds
+
+
+def test_scenario_operations_start_and_stop_on_schedule() -> None:
+    from egiz.simulators.engine import Engine
+    from egiz.simulators.scenario import parse_scenario
+
+    text = GOOD + (
+        "operations:\n"
+        "  - {asset: p1, action: stop, at_h: 1, every_h: 24}\n"
+        "  - {asset: p1, action: start, at_h: 3, every_h: 24}\n"
+    )
+    engine = Engine(parse_scenario(text, "ops.yaml"))
+    b = engine.advance(2 * 86400)
+    running = b.values[engine.signals.index(("p1", "running"))]
+    hours = (b.times - engine.t0) / 3600.0
+    stopped = running == 0
+    expect = ((hours % 24) > 1) & ((hours % 24) <= 3)
+    assert np.array_equal(stopped, expect)
+    ops = [e for e in engine.events if e["kind"] == "operation"]
+    assert [e["mode"] for e in ops] == ["stop", "start", "stop", "start"]
+
+
+def test_scenario_bad_operation(tmp_path: Path) -> None:
+    err = _error(tmp_path, GOOD + "operations:\n  - {asset: p1, action: pause, at_h: 1}\n")
+    assert (err.line, err.field) == (9, "operations[0].action")
+    assert "stop" in (err.fix or "")
