@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     run.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--config",
+        help="YAML file of CloudSettings (webhooks, influx_*, metrics_token, retention_s, ...); "
+        "--db overrides its db_url when given explicitly",
+    )
     run.add_argument("--tls-cert", help="serve HTTPS with this certificate (egiz certs create)")
     run.add_argument("--tls-key", help="private key of --tls-cert")
     run.set_defaults(func=_run)
@@ -111,7 +116,15 @@ def _run(args: argparse.Namespace) -> int:
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise EgizError("--tls-cert and --tls-key go together")
-    app = create_app(CloudSettings(db_url=args.db))
+    if args.config:
+        from egiz.contracts import load_yaml_model
+
+        settings = load_yaml_model(CloudSettings, args.config)
+        if args.db != DEFAULT_DB:
+            settings = settings.model_copy(update={"db_url": args.db})
+    else:
+        settings = CloudSettings(db_url=args.db)
+    app = create_app(settings)
     scheme = "https" if args.tls_cert else "http"
     print(f"egiz cloud: dashboard {scheme}://{args.host}:{args.port}/  db {args.db}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
