@@ -29,6 +29,7 @@ from egiz.models.eval.simdata import (
     healthy_windows,
     read_run,
 )
+from egiz.models.health.alarm import AlarmRule
 from egiz.models.health.asset import AssetHealth
 
 
@@ -158,6 +159,8 @@ class Protocol:
     eval_seeds: tuple[int, ...]
     days: float
     window_s: float
+    alarm: dict
+    index: dict
 
 
 def run_protocol(
@@ -186,7 +189,10 @@ def run_protocol(
     while sum(len(r.failures()) for r in evals) < episodes and len(evals) < max_eval_runs:
         evals.append(read_run(make_run(seed + len(evals)), window_s))
     report = evaluate(models, evals)
-    return report, Protocol(train_seeds, tuple(r.seed for r in evals), days, window_s)
+    some = next(iter(models.values()))
+    alarm = {**AlarmRule().params(), **some.alarm_params}
+    index = {k: getattr(some.index_, k) for k in ("false_alarm_rate", "margin", "smoothing")}
+    return report, Protocol(train_seeds, tuple(r.seed for r in evals), days, window_s, alarm, index)
 
 
 def format_report(report: Report, protocol: Protocol, scenario: str) -> str:
@@ -198,8 +204,11 @@ def format_report(report: Report, protocol: Protocol, scenario: str) -> str:
         "healthy windows only: no degradation, no injected fault)",
         f"evaluate: seeds {', '.join(map(str, protocol.eval_seeds))} ({protocol.days:g} days "
         "each; disjoint from training)",
-        f"windows: {protocol.window_s / 3600:g} h means; alarm: health below "
-        "the rule's raise level for N windows, cleared with hysteresis",
+        f"windows: {protocol.window_s / 3600:g} h means; threshold: declared false-alarm rate "
+        f"{protocol.index['false_alarm_rate']:g} per window on training windows x margin "
+        f"{protocol.index['margin']:g} (health 50); alarm: health < {protocol.alarm['raise_below']:g} "
+        f"for {protocol.alarm['persist']} windows, clear > {protocol.alarm['clear_above']:g} "
+        f"for {protocol.alarm['clear_after']}",
         "",
         f"{'metric':44s} {'ours':>10s} {'target':>8s}",
         f"{'failures (degradation-driven)':44s} {m['failures']:>10d} {'>= 20':>8s}",
