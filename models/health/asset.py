@@ -155,3 +155,20 @@ class HealthRunner:
             why = m.index_.explain(stack, m.features_, top)[-1]
         alarm = self.rule.update(np.nan if health is None else health)
         return {"health": health, "alarm": alarm, "explain": why}
+
+    def state(self) -> dict:
+        """Plain-data (JSON-safe) runner state, so the edge resumes exactly after a restart."""
+        return {
+            "lag": None if self.lag is None else [float(v) for v in self.lag],
+            "recent": [r.tolist() for r in self.recent],
+            "prev": [r.tolist() for r in self.prev],
+            "rule": self.rule.state(),
+        }
+
+    def restore(self, state: dict) -> HealthRunner:
+        """Continue from :meth:`state`'s output."""
+        self.lag = None if state["lag"] is None else np.asarray(state["lag"], dtype=float)
+        self.recent = [np.asarray(r, dtype=float) for r in state["recent"]]
+        self.prev = [np.asarray(r, dtype=float) for r in state["prev"]]
+        self.rule.restore(state["rule"])
+        return self

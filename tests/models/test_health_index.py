@@ -115,6 +115,20 @@ def test_health_runner_equals_batch() -> None:
     assert out[-1]["explain"] and out[-1]["explain"][0]["feature"]
 
 
+def test_health_runner_state_survives_a_restart() -> None:
+    """Exporting the runner mid-stream (through JSON) and resuming gives identical outputs."""
+    m = AssetHealth("induction_motor", MOTOR).fit(_motor())
+    M = _motor(120, seed=5, fouling=0.1)
+    M[40:42, -1] = 0.0
+    run = m.runner()
+    straight = [run.update(row) for row in M]
+    first = m.runner()
+    for row in M[:60]:
+        first.update(row)
+    resumed = m.runner().restore(json.loads(json.dumps(first.state())))
+    assert [resumed.update(row) for row in M[60:]] == straight[60:]
+
+
 def _saved(tmp_path: Path, name: str = "h") -> tuple[AssetHealth, str]:
     m = AssetHealth("induction_motor", MOTOR).fit(_motor())
     manifest = health_manifest(
