@@ -122,21 +122,35 @@ class TreeEnsemble:
         """Number of packed models (output columns)."""
         return int(self.baseline.shape[0])
 
+    def __post_init__(self) -> None:
+        t, m = self.feature.shape
+        base = (np.arange(t, dtype=np.int64) * m)[:, None]
+        own = base + np.arange(m)[None, :]
+        # Flat tables where a leaf's children are itself: the walk needs no leaf test, and
+        # every lookup is one 1-D take (far cheaper than 2-D fancy indexing per step).
+        self._feat = self.feature.ravel().astype(np.intp)
+        self._thr = self.threshold.ravel()
+        self._left = np.where(self.leaf, own, base + self.left).ravel()
+        self._right = np.where(self.leaf, own, base + self.right).ravel()
+        self._mleft = self.missing_left.ravel()
+        self._value = self.value.ravel()
+        self._roots = base.ravel()
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Scores of every packed model, shape ``(n_samples, n_models)``."""
         X = np.asarray(X, dtype=np.float64)
-        n, t = X.shape[0], self.feature.shape[0]
-        tree = np.broadcast_to(np.arange(t)[None, :], (n, t))
-        row = np.broadcast_to(np.arange(n)[:, None], (n, t))
-        node = np.zeros((n, t), np.int64)
+        n = X.shape[0]
+        has_nan = bool(np.isnan(X).any())
+        offset = (np.arange(n, dtype=np.intp) * X.shape[1])[:, None]
+        flat_x = X.ravel()
+        idx = np.broadcast_to(self._roots[None, :], (n, self._roots.size))
         for _ in range(self.depth):
-            x = X[row, self.feature[tree, node]]
-            go_left = np.where(
-                np.isnan(x), self.missing_left[tree, node], x <= self.threshold[tree, node]
-            )
-            nxt = np.where(go_left, self.left[tree, node], self.right[tree, node])
-            node = np.where(self.leaf[tree, node], node, nxt)
-        leaf_values = self.value[tree, node]
+            x = flat_x.take(offset + self._feat.take(idx))
+            go_left = x <= self._thr.take(idx)
+            if has_nan:
+                go_left = np.where(np.isnan(x), self._mleft.take(idx), go_left)
+            idx = np.where(go_left, self._left.take(idx), self._right.take(idx))
+        leaf_values = self._value.take(idx)
         out = np.empty((n, self.n_models))
         for k in range(self.n_models):  # a handful of models; sequential sums match sklearn
             a, b = self.offsets[k], self.offsets[k + 1]

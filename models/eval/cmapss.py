@@ -93,9 +93,9 @@ def evaluate(subset: Subset, params: RulParams | None = None) -> tuple[CmapssRes
     train_s = time.perf_counter() - t0
     t = subset.test
     log.info("%s: scoring test_%s.txt once (last cycle of each engine)", subset.name, subset.name)
-    pred = trained.runtime.predict(t.settings, t.sensors, t.unit, t.cycle)
+    pred = trained.runtime.predict_last(t.settings, t.sensors, t.unit, t.cycle)
     rows = t.last_rows()
-    p, lo, hi = pred.rul[rows], pred.low[rows], pred.high[rows]
+    p, lo, hi = pred.rul, pred.low, pred.high
     true = subset.test_rul
     capped = np.minimum(true, CAPPED_TRUTH)
     result = CmapssResult(

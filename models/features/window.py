@@ -9,7 +9,6 @@ so the features an artifact was trained on are exactly the ones it is scored on.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def stack_windows(x: np.ndarray, groups: np.ndarray, length: int) -> np.ndarray:
@@ -23,16 +22,22 @@ def stack_windows(x: np.ndarray, groups: np.ndarray, length: int) -> np.ndarray:
     >>> w[:, :, 0].tolist()
     [[nan, 0.0], [0.0, 1.0], [nan, 2.0], [2.0, 3.0]]
     """
+    return windows_at(x, groups, np.arange(np.asarray(x).shape[0]), length)
+
+
+def windows_at(x: np.ndarray, groups: np.ndarray, rows: np.ndarray, length: int) -> np.ndarray:
+    """Windows ending at ``rows`` of ``x`` (n, s) only, ``(len(rows), length, s)``, NaN-padded.
+
+    Rows are assumed grouped contiguously (e.g. ordered by engine, then cycle); a window never
+    reaches into the previous group's rows.
+    """
     x = np.asarray(x, dtype=np.float64)
-    n, s = x.shape
-    padded = np.concatenate([np.full((length - 1, s), np.nan), x], axis=0)
-    view = sliding_window_view(padded, length, axis=0)  # (n, s, length)
-    w = np.moveaxis(view, 2, 1).copy()
-    # Position k of row i holds row i - (length - 1 - k); blank it when that row is in an
-    # earlier group (the previous engine's history must never leak into this one).
+    groups = np.asarray(groups)
+    rows = np.asarray(rows, dtype=np.int64)
     start = np.r_[0, np.flatnonzero(groups[1:] != groups[:-1]) + 1]
-    group_start = start[np.searchsorted(start, np.arange(n), side="right") - 1]
-    src = np.arange(n)[:, None] - (length - 1 - np.arange(length))[None, :]
+    group_start = start[np.searchsorted(start, rows, side="right") - 1]
+    src = rows[:, None] - (length - 1 - np.arange(length))[None, :]
+    w = x[np.maximum(src, 0)]
     w[src < group_start[:, None]] = np.nan
     return w
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egiz.models.artifacts.trees import TreeEnsemble
-from egiz.models.features.window import stack_windows
+from egiz.models.features.window import stack_windows, windows_at
 from egiz.models.rul.features import FeatureSpec
 from egiz.models.rul.regimes import RegimeNormalizer
 
@@ -53,6 +53,20 @@ class RulRuntime:
         """Feature matrix with one row per input row (each the window ending at that row)."""
         w = stack_windows(self.channels(settings, sensors), unit, self.spec.length)
         return self.spec.compute(w, cycle)
+
+    def last_features(
+        self, settings: np.ndarray, sensors: np.ndarray, unit: np.ndarray, cycle: np.ndarray
+    ) -> np.ndarray:
+        """Features of the window ending at each unit's last row only (one row per unit)."""
+        rows = np.flatnonzero(np.r_[unit[1:] != unit[:-1], True])
+        w = windows_at(self.channels(settings, sensors), unit, rows, self.spec.length)
+        return self.spec.compute(w, np.asarray(cycle)[rows])
+
+    def predict_last(
+        self, settings: np.ndarray, sensors: np.ndarray, unit: np.ndarray, cycle: np.ndarray
+    ) -> RulPrediction:
+        """Predict at the last row of each unit (many assets in one vectorised call)."""
+        return self.predict_features(self.last_features(settings, sensors, unit, cycle))
 
     def predict_features(self, X: np.ndarray) -> RulPrediction:
         """RUL and interval from a feature matrix."""

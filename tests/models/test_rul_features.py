@@ -77,3 +77,35 @@ def test_rul_regimes_found_and_normalised_without_tuning() -> None:
     # FD001-like: one condition with noisy settings is one regime.
     one = RegimeNormalizer().fit(settings[:, :] * 0 + rng.normal(0, 0.002, (3000, 3)), sensors)
     assert one.n_regimes_ == 1
+
+
+def test_rul_fused_features_equal_the_definitions() -> None:
+    """FeatureSpec.compute (fused sums) equals the textbook window statistics it stands for."""
+    from egiz.models.rul.train import RulParams
+
+    spec = RulParams().spec
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(40, spec.length, 3))
+    w[:10, :100] = np.nan  # short histories
+    w[10:20, :60] = np.nan
+    cols = [wf.mean(wf.tail(w, k)) for k in spec.means]
+    cols += [wf.slope(wf.tail(w, k)) for k in spec.slopes]
+    for k in spec.extremes:
+        cols += [wf.minimum(wf.tail(w, k)), wf.maximum(wf.tail(w, k))]
+    cols += [wf.ewm_last(w, a) for a in spec.ewm_alphas]
+    cols.append(np.arange(40.0)[:, None])
+    expected = np.concatenate(cols, axis=1)
+    got = spec.compute(w, np.arange(40.0))
+    assert got.shape == (40, len(spec.names(["a", "b", "c"])))
+    assert np.allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_rul_windows_at_selected_rows_equal_full_stack() -> None:
+    """Windows built only at chosen rows equal those rows of the full stack."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 2))
+    groups = np.repeat([3, 5, 9], [10, 25, 15])
+    rows = np.array([0, 9, 10, 34, 49])
+    assert np.array_equal(
+        wf.windows_at(x, groups, rows, 12), wf.stack_windows(x, groups, 12)[rows], equal_nan=True
+    )
