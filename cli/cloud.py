@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from egiz.contracts.errors import EgizError
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     run.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="json: one object per line"
+    )
     run.add_argument(
         "--config",
         help="YAML file of CloudSettings (webhooks, influx_*, metrics_token, retention_s, ...); "
@@ -126,9 +130,16 @@ def _run(args: argparse.Namespace) -> int:
         settings = CloudSettings(db_url=args.db)
     app = create_app(settings)
     scheme = "https" if args.tls_cert else "http"
-    print(f"egiz cloud: dashboard {scheme}://{args.host}:{args.port}/  db {args.db}", flush=True)
+    print(f"egiz cloud: dashboard {scheme}://{args.host}:{args.port}/  db {settings.db_url}",
+          flush=True)  # fmt: skip
+    extra = {}
+    if args.log_format == "json":
+        from egiz.cloud.logs import use_json_logs
+
+        use_json_logs(getattr(logging, args.log_level.upper()))
+        extra["log_config"] = None  # uvicorn keeps our JSON handler instead of its own
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)  # fmt: skip
+                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, **extra)  # fmt: skip
     return 0
 
 
