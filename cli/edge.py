@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, help="status port (default: from --config, else 8710)")
     s.add_argument("--json", action="store_true", help="print the raw JSON")
     s.set_defaults(func=status)
+    d = esub.add_parser("discover", help="browse an OPC UA server and draft a site.yaml")
+    d.add_argument("endpoint", help="opc.tcp://host:port/path")
+    d.add_argument("--site", help="site id (default: the top folder's name)")
+    d.add_argument("--out", help="write the draft here instead of printing it")
+    d.set_defaults(func=discover)
     p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
 
 
@@ -105,6 +110,30 @@ def check(args: argparse.Namespace) -> int:
         f"{ob.max_age_s / 86400:g} days"
     )
     print(f"  status: http://{cfg.status.host}:{cfg.status.port or '<any free port>'}/status")
+    return 0
+
+
+def discover(args: argparse.Namespace) -> int:
+    """Browse a server and print (or write) a draft site.yaml."""
+    import yaml
+
+    from egiz.edge.discover import discover as browse
+
+    if not args.endpoint.startswith("opc.tcp://"):
+        raise EgizError(f"{args.endpoint!r} is not an OPC UA endpoint (fix: opc.tcp://host:4840)")
+    doc = browse(args.endpoint, args.site)
+    n = len(doc["sources"][0]["nodes"])
+    text = (
+        f"# Drafted by `egiz edge discover {args.endpoint}`: {n} numeric variables in "
+        f"{len(doc['assets'])} assets.\n# Check asset ids, types and units (signals marked "
+        "'unit not found' default to '1'),\n# set uplink.url and a token, then run "
+        "`egiz edge check --config` on it.\n" + yaml.safe_dump(doc, sort_keys=False)
+    )
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}: {n} signals in {len(doc['assets'])} assets")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
