@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import statistics
 import subprocess
 import sys
@@ -88,7 +89,9 @@ def main() -> None:
     store = open_store(args.db)
     token, _ = issue_token(store, "bench")
     store.close()
-    port = 18765
+    with socket.socket() as sock:  # a free port, as the tests do
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "egiz.cli.main", "cloud", "run", "--db",
                                args.db, "--port", str(port), "--log-level", "warning"],
                               stdout=subprocess.DEVNULL)  # fmt: skip
