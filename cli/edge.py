@@ -76,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
 def check(args: argparse.Namespace) -> int:
     """Validate the config (no I/O beyond reading it) and explain it."""
     cfg = _load(args.config)
+    models = None
+    if cfg.models:  # pinned artifacts are verified here as the agent would (ConfigError if not)
+        from egiz.edge.scoring import EdgeModels
+
+        models = EdgeModels(cfg, Path(args.config).resolve().parent)
     n_signals = sum(len(cfg.asset_type_of(a.id).signals) for a in cfg.assets)
     print(
         f"{args.config}: valid site config for site {cfg.site.id!r} "
@@ -110,6 +115,8 @@ def check(args: argparse.Namespace) -> int:
         f"{ob.max_age_s / 86400:g} days"
     )
     print(f"  status: http://{cfg.status.host}:{cfg.status.port or '<any free port>'}/status")
+    for line in models.describe() if models else []:
+        print(f"  {line}")
     return 0
 
 

@@ -22,7 +22,7 @@ from .control import Controller
 from .normalize import Catalog, RefMap, normalize
 from .outbox import LANE_EVENT, LANE_MANIFEST, LANE_SUMMARY, Item, Outbox
 from .samples import SampleBatch
-from .scoring import ModelRunner, PassThrough
+from .scoring import EdgeModels, ModelRunner, PassThrough
 from .sources import Source, SourceNote, make_source
 from .status import StatusServer
 from .uplink import Uplink, read_token
@@ -47,7 +47,10 @@ class EdgeAgent:
     ) -> None:
         self.config = config
         self.base_dir = Path(base_dir or ".")
-        self.runner = runner or PassThrough()
+        # Pinned artifacts load (and are refused, with a ConfigError) before anything starts.
+        if runner is None:
+            runner = EdgeModels(config, self.base_dir) if config.models else PassThrough()
+        self.runner = runner
         self._http = http_client
         self.catalog = Catalog.from_site(config)
         self.alarm_engine = AlarmEngine(config, self.catalog)
@@ -80,6 +83,8 @@ class EdgeAgent:
         closed = int(self.outbox.meta("closed_k", str(NO_WINDOW)) or NO_WINDOW)
         self.windower = Windower(self.catalog, cfg.window.length_s, cfg.window.lateness_s, closed)
         self.alarm_engine.load(json.loads(self.outbox.meta("alarms", "[]") or "[]"))
+        if hasattr(self.runner, "restore"):  # per-asset model state resumes across restarts
+            self.runner.restore(json.loads(self.outbox.meta("models", "{}") or "{}"))
         self._startup_records()
         status = StatusServer(self.stats, cfg.status.host, cfg.status.port)
         self.status_port = await status.start()
@@ -230,6 +235,8 @@ class EdgeAgent:
         meta = {"closed_k": str(self.windower.closed_k)}
         if self.alarm_engine.alarms:
             meta["alarms"] = json.dumps(self.alarm_engine.dump())
+        if results and hasattr(self.runner, "state"):
+            meta["models"] = json.dumps(self.runner.state())
         self.outbox.add(items, meta=meta)
         if self.uplink is not None:
             self.uplink.wake.set()

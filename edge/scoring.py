@@ -1,10 +1,29 @@
-"""The model runner: scores one asset's closed window (pass-through until models land)."""
+"""The model runner: pinned artifacts score each asset's model windows (health, anomaly, RUL).
+
+Edge windows (e.g. 10 s) are aggregated per asset into the health model's window length (its
+manifest's ``window_length``, e.g. 1 h): per signal the count-weighted mean of the window
+means. When the last edge window of a model window closes (or a later one shows up after a
+gap), the model window is scored and its :class:`ModelScores` ride on that edge window's
+summary. Artifacts load only through ``egiz.models.registry.load`` with the sha256 pinned in
+the site config, at construction: an agent never starts with a refused artifact.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
-from egiz.contracts import ModelScores
+import numpy as np
+
+from egiz.contracts import ModelScores, RulEstimate, SiteConfig
+from egiz.contracts.errors import ConfigError
+from egiz.models import registry
+from egiz.models.errors import ModelError
+from egiz.models.health.artifact import KIND as HEALTH_KIND
+from egiz.models.health.index import HEALTH_AT_THRESHOLD
+from egiz.models.rul.trend import KIND as TREND_KIND
 
 from .window import WindowResult
 
@@ -16,8 +35,201 @@ class ModelRunner(Protocol):
 
 
 class PassThrough:
-    """The runner used until the modeling layer provides models: no scores."""
+    """The runner for a site without models: no scores."""
 
     def score(self, window: WindowResult) -> ModelScores | None:
         """Return None: no model is loaded for any asset."""
         return None
+
+
+@dataclass
+class TypeModels:
+    """The loaded artifacts of one asset type: a health model and optionally a RUL model."""
+
+    health_manifest: dict
+    health: Any  # egiz.models.health.asset.AssetHealth
+    window_s: float
+    rul_manifest: dict | None = None
+    rul: Any = None  # egiz.models.rul.trend.HealthTrendRul
+
+    @property
+    def name(self) -> str:
+        """Model name shown in scores (the RUL model's joined on when there is one)."""
+        m = self.health_manifest["name"]
+        return m if self.rul_manifest is None else f"{m}+{self.rul_manifest['name']}"
+
+    @property
+    def version(self) -> str:
+        """Model version shown in scores."""
+        v = self.health_manifest["version"]
+        return v if self.rul_manifest is None else f"{v}+{self.rul_manifest['version']}"
+
+
+def load_models(config: SiteConfig, base_dir: Path) -> dict[str, TypeModels]:
+    """Load every pinned artifact of the site, by asset type; refuse with one clear line."""
+    loaded: dict[str, list[tuple[str, dict, Any]]] = {}
+    for i, ref in enumerate(config.models):
+        path = Path(ref.artifact)
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            manifest, obj = registry.load(path, ref.sha256)
+        except ModelError as err:
+            raise ConfigError(f"models[{i}] ({ref.asset_type}): refused: {err}") from None
+        loaded.setdefault(ref.asset_type, []).append((str(path), manifest, obj))
+    out = {}
+    for atype, arts in loaded.items():
+        by_kind = {m["kind"]: (p, m, o) for p, m, o in arts}
+        if HEALTH_KIND not in by_kind:
+            raise ConfigError(
+                f"models ({atype}): no {HEALTH_KIND!r} artifact pinned (fix: pin the health "
+                f"model `egiz model train-sim` wrote beside the other artifacts of {atype})"
+            )
+        path, hm, health = by_kind[HEALTH_KIND]
+        _check_inputs(config, atype, path, hm)
+        tm = TypeModels(hm, health, float(hm["window_length"]))
+        if TREND_KIND in by_kind:
+            _, tm.rul_manifest, tm.rul = by_kind[TREND_KIND]
+        out[atype] = tm
+    return out
+
+
+def _check_inputs(config: SiteConfig, atype: str, path: str, manifest: dict) -> None:
+    """The model's inputs must be signals of the asset type, in the same units."""
+    at = next(t for t in config.asset_types if t.name == atype)
+    units = {s.name: s.unit for s in at.signals}
+    for inp in manifest["inputs"]:
+        sig, unit = inp["signal"], inp.get("unit", "")
+        if sig not in units:
+            raise ConfigError(
+                f"models ({atype}): {path}: input signal {sig!r} is not a signal of asset type "
+                f"{atype!r} (fix: pin a model trained for this asset type's signals)"
+            )
+        if unit and unit != units[sig]:
+            raise ConfigError(
+                f"models ({atype}): {path}: input {sig!r} is in {unit!r}, the asset type's "
+                f"signal in {units[sig]!r} (fix: a model trained in the site's units)"
+            )
+
+
+class AssetScorer:
+    """One asset's model state: the open model window's sums and the streaming health/RUL."""
+
+    def __init__(self, models: TypeModels) -> None:
+        self.models = models
+        self.signals = [i["signal"] for i in models.health_manifest["inputs"]]
+        self.k: int | None = None  # index of the open model window
+        self.sums = np.zeros(len(self.signals))
+        self.counts = np.zeros(len(self.signals))
+        self.runner = models.health.runner()
+        span = models.rul.span if models.rul is not None else 1
+        self.history = np.full(span, np.nan)  # trailing health values for the RUL trend
+
+    def add(self, w: WindowResult) -> ModelScores | None:
+        """Fold one edge window in; score when it completes (or skips past) a model window."""
+        L = self.models.window_s
+        k = math.floor(w.start / L)
+        scores = None
+        if self.k is not None and k > self.k:
+            scores = self._close()  # a gap: the old model window ends without its last piece
+        self.k = k
+        means = np.array([w.signals.get(s, {}).get("mean", np.nan) for s in self.signals])
+        counts = np.array([w.signals.get(s, {}).get("count", 0) for s in self.signals], float)
+        ok = np.isfinite(means) & (counts > 0)
+        self.sums += np.where(ok, means * counts, 0.0)
+        self.counts += np.where(ok, counts, 0.0)
+        if w.start + w.length_s >= (k + 1) * L - 1e-9:
+            scores = self._close()
+        return scores
+
+    def _close(self) -> ModelScores:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = self.sums / self.counts
+        self.sums[:] = 0.0
+        self.counts[:] = 0.0
+        self.k = None
+        out = self.runner.update(means)
+        health = out["health"]
+        self.history = np.r_[self.history[1:], np.nan if health is None else health]
+        rul = None
+        if self.models.rul is not None:
+            v, lo, hi = (float(a[0]) for a in self.models.rul.predict(self.history[None, :]))
+            if math.isfinite(v):
+                rul = RulEstimate(value=round(v, 1), low=round(lo, 1), high=round(hi, 1), unit="h")
+        # Anomaly score: the index's fused distance in units of its calibrated threshold
+        # (1.0 = the declared false-alarm-rate threshold, health 50).
+        anomaly = None if health is None else -math.log2(max(health, 1e-9) / 100.0)
+        return ModelScores(
+            model=self.models.name,
+            version=self.models.version,
+            anomaly=None if anomaly is None else round(anomaly, 4),
+            anomalous=None if health is None else health < HEALTH_AT_THRESHOLD,
+            health=None if health is None else round(min(max(health, 0.0), 100.0), 2),
+            rul=rul,
+            explanation={e["feature"]: float(e["share"]) for e in out["explain"]},
+        )
+
+    def state(self) -> dict:
+        """Plain-data state (JSON-safe) for the outbox's meta table."""
+        return {
+            "k": self.k,
+            "sums": self.sums.tolist(),
+            "counts": self.counts.tolist(),
+            "runner": self.runner.state(),
+            "history": [None if not math.isfinite(h) else h for h in self.history.tolist()],
+        }
+
+    def restore(self, state: dict) -> None:
+        """Continue from :meth:`state`'s output."""
+        self.k = state["k"]
+        self.sums = np.asarray(state["sums"], float)
+        self.counts = np.asarray(state["counts"], float)
+        self.runner.restore(state["runner"])
+        h = np.array([np.nan if v is None else v for v in state["history"]], float)
+        n = min(h.size, self.history.size)
+        if n:
+            self.history[-n:] = h[-n:]
+
+
+class EdgeModels:
+    """The agent's runner: per asset, aggregate edge windows and score the model windows."""
+
+    def __init__(self, config: SiteConfig, base_dir: str | Path = ".") -> None:
+        self.by_type = load_models(config, Path(base_dir))
+        self.assets: dict[str, AssetScorer] = {
+            a.id: AssetScorer(self.by_type[a.type]) for a in config.assets if a.type in self.by_type
+        }
+
+    def score(self, window: WindowResult) -> ModelScores | None:
+        """Scores when this window completes its asset's model window, else None."""
+        scorer = self.assets.get(window.asset)
+        return None if scorer is None else scorer.add(window)
+
+    def state(self) -> dict[str, dict]:
+        """Every asset's state, keyed by asset id, with the pinned hashes it belongs to."""
+        return {a: {"model": self._pin(s), **s.state()} for a, s in self.assets.items()}
+
+    def restore(self, state: dict[str, dict]) -> None:
+        """Resume assets whose saved state belongs to the same pinned models (else start over)."""
+        for asset, st in state.items():
+            scorer = self.assets.get(asset)
+            if scorer is not None and st.get("model") == self._pin(scorer):
+                scorer.restore(st)
+
+    @staticmethod
+    def _pin(s: AssetScorer) -> str:
+        r = s.models.rul_manifest
+        return s.models.health_manifest["sha256"] + ("+" + r["sha256"] if r else "")
+
+    def describe(self) -> list[str]:
+        """One line per asset type: what is loaded (for `egiz edge check`)."""
+        lines = []
+        for atype, tm in sorted(self.by_type.items()):
+            n = sum(1 for s in self.assets.values() if s.models is tm)
+            rul = tm.rul_manifest
+            lines.append(
+                f"model {tm.health_manifest['name']} {tm.health_manifest['version']} for "
+                f"{atype} ({n} assets): health + anomaly over {tm.window_s:g} s windows, "
+                + (f"RUL {rul['name']} {rul['version']}" if rul else "no RUL")
+                + f"; sha256 {tm.health_manifest['sha256'][:12]}… verified"
+            )
+        return lines

@@ -16,11 +16,14 @@ from egiz.models.health.artifact import KIND as HEALTH_KIND
 from egiz.models.health.artifact import load_health
 from egiz.models.rul.artifact import KIND as RUL_KIND
 from egiz.models.rul.artifact import load_rul
+from egiz.models.rul.trend import KIND as TREND_KIND
+from egiz.models.rul.trend import load_trend
 
 #: kind -> loader(path, expected_sha256) -> (manifest, runtime object)
 LOADERS: dict[str, Callable[[Path, str], tuple[dict, Any]]] = {
     RUL_KIND: load_rul,
     HEALTH_KIND: load_health,
+    TREND_KIND: load_trend,
 }
 
 

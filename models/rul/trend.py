@@ -1,0 +1,186 @@
+"""RUL from the health index's trend: extrapolate to the failure level, calibrated on episodes.
+
+The health index (``egiz.models.health``) falls as an asset degrades. Over the last ``span``
+windows a least-squares line through the scored health values is extrapolated to ``h_fail_``
+(the median health seen in the last windows before a failure in training). That raw estimate
+is then calibrated on run-to-failure training episodes with the usual capped target
+(``min(true RUL, cap_h)``): per quantile bin of the raw estimate, the median residual is added
+to the estimate, and empirical residual quantiles give the interval. Everything is a handful
+of arrays, so inference is numpy alone (artifact kind ``rul-trend``).
+
+Examples
+--------
+>>> import tempfile
+>>> t = np.arange(400.0)
+>>> H = np.where(t < 200, 98.0, 98.0 - 0.4 * (t - 200))  # fails (health 18) at t = 400
+>>> rul = np.clip(400.0 - t, 0, None)
+>>> m = HealthTrendRul(span=24, cap_h=300).fit([H], [rul])
+>>> v, lo, hi = m.predict(trailing(H, m.span))
+>>> bool(abs(v[350] - 50) < 15), bool(lo[350] <= v[350] <= hi[350]), bool(v[100] > 250)
+(True, True, True)
+>>> d = Path(tempfile.mkdtemp()) / "r"
+>>> sha = save_trend(d, m, trend_manifest(m, name="r", version="1", asset_type="pump",
+...     health_model={"name": "h", "sha256": "0" * 64}, training_sha256="0" * 64, metrics={}))
+>>> _, again = load_trend(d, sha)
+>>> bool(np.allclose(again.predict(trailing(H, 24))[0], v, equal_nan=True))
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from egiz.models.artifacts.store import load_artifact, save_artifact
+from egiz.models.errors import ArtifactError
+
+KIND = "rul-trend"
+
+
+def trailing(h: np.ndarray, span: int) -> np.ndarray:
+    """(n, span) matrix of each window's last ``span`` health values, NaN before the start."""
+    h = np.asarray(h, dtype=float)
+    padded = np.r_[np.full(span - 1, np.nan), h]
+    return np.lib.stride_tricks.sliding_window_view(padded, span)
+
+
+class HealthTrendRul:
+    """Health-trend extrapolation with a residual calibration and an empirical interval.
+
+    Parameters
+    ----------
+    span : int
+        Trailing windows the health trend is fitted over.
+    min_points : int
+        Scored windows needed in the span for an estimate (else NaN).
+    cap_h : float
+        Target cap in hours (estimates and targets are clipped to it).
+    quantiles : tuple of float
+        Lower and upper residual quantiles of the interval (0.1, 0.9: an 80 % interval).
+    bins : int
+        Quantile bins of the raw estimate for the calibration.
+    """
+
+    def __init__(
+        self,
+        span: int = 48,
+        min_points: int = 12,
+        cap_h: float = 500.0,
+        quantiles: tuple[float, float] = (0.1, 0.9),
+        bins: int = 8,
+    ) -> None:
+        self.span = span
+        self.min_points = min_points
+        self.cap_h = cap_h
+        self.quantiles = tuple(quantiles)
+        self.bins = bins
+
+    def raw(self, H: np.ndarray, h_fail: float | None = None) -> np.ndarray:
+        """Uncalibrated hours until the fitted line reaches the failure level, clipped to cap."""
+        H = np.atleast_2d(np.asarray(H, dtype=float))
+        h_fail = self.h_fail_ if h_fail is None else h_fail
+        x = np.arange(H.shape[1], dtype=float) - (H.shape[1] - 1)  # newest window at x = 0
+        w = np.isfinite(H)
+        n = w.sum(axis=1)
+        y = np.where(w, H, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xm = (w * x).sum(axis=1) / n
+            ym = y.sum(axis=1) / n
+            dx = np.where(w, x - xm[:, None], 0.0)
+            slope = (dx * (y - ym[:, None])).sum(axis=1) / (dx * dx).sum(axis=1)
+            level = ym - slope * xm
+            hours = np.where(slope < 0, (level - h_fail) / -slope, np.inf)
+        out = np.clip(np.nan_to_num(hours, nan=np.inf, posinf=np.inf), 0.0, self.cap_h)
+        return np.where((n >= self.min_points) & w[:, -1], out, np.nan)
+
+    def fit(self, healths: list[np.ndarray], ruls: list[np.ndarray]) -> HealthTrendRul:
+        """Calibrate on episodes: per-window health series and true RUL (h) at window ends."""
+        Hs = [trailing(h, self.span) for h in healths]
+        H = np.concatenate(Hs)
+        y = np.minimum(np.concatenate([np.asarray(r, float) for r in ruls]), self.cap_h)
+        last = H[:, -1]
+        near = np.isfinite(last) & np.isfinite(y) & (y <= 12.0)
+        if near.sum() < 3:
+            raise ValueError(
+                f"{near.sum()} scored windows within 12 h of a failure (fix: more runs)"
+            )
+        self.h_fail_ = float(np.median(last[near]))
+        r = self.raw(H)
+        ok = np.isfinite(r) & np.isfinite(y)
+        r, y = r[ok], y[ok]
+        edges = np.unique(np.quantile(r, np.linspace(0, 1, self.bins + 1)))
+        self.edges_ = edges[1:-1] if edges.size > 2 else np.zeros(0)
+        b = np.searchsorted(self.edges_, r, side="right")
+        res = y - r
+        q = np.array([0.5, *self.quantiles])
+        self.offsets_ = np.array([np.quantile(res[b == i], q) for i in range(self.edges_.size + 1)])
+        return self
+
+    def predict(self, H: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(estimate, low, high) in hours per row of trailing health; NaN without an estimate."""
+        r = self.raw(H)
+        b = np.searchsorted(self.edges_, np.nan_to_num(r), side="right")
+        off = self.offsets_[b]
+        out = np.clip(r[:, None] + off, 0.0, self.cap_h)
+        v, lo, hi = out[:, 0], out[:, 1], out[:, 2]
+        return v, np.minimum(lo, v), np.maximum(hi, v)
+
+
+def trend_manifest(
+    model: HealthTrendRul,
+    *,
+    name: str,
+    version: str,
+    asset_type: str,
+    health_model: dict,
+    training_sha256: str,
+    metrics: dict,
+) -> dict:
+    """The manifest of a ``rul-trend`` artifact (its input is a health model's output)."""
+    return {
+        "name": name,
+        "version": version,
+        "kind": KIND,
+        "asset_type": asset_type,
+        "inputs": [{"signal": "health_index", "unit": "1", "from": health_model}],
+        "window_length": None,  # the health model's windows
+        "features": ["health_trend"],
+        "params": {
+            "span": model.span,
+            "min_points": model.min_points,
+            "cap_h": model.cap_h,
+            "quantiles": list(model.quantiles),
+            "bins": model.bins,
+        },
+        "h_fail": model.h_fail_,
+        "outputs": [{"name": "rul", "unit": "h", "interval": list(model.quantiles)}],
+        "training_data_sha256": training_sha256,
+        "metrics": metrics,
+    }
+
+
+def save_trend(path: Path, model: HealthTrendRul, manifest: dict) -> str:
+    """Write the calibration arrays and ``manifest``; return the artifact sha256."""
+    return save_artifact(path, manifest, {"edges": model.edges_, "offsets": model.offsets_})
+
+
+def load_trend(path: Path, expected_sha256: str) -> tuple[dict, HealthTrendRul]:
+    """Load a ``rul-trend`` artifact pinned by ``expected_sha256`` (numpy only)."""
+    manifest, arrays = load_artifact(path, expected_sha256)
+    if manifest.get("kind") != KIND:
+        raise ArtifactError(f"{path}: artifact kind {manifest.get('kind')!r} is not {KIND!r}")
+    try:
+        p = manifest["params"]
+        model = HealthTrendRul(
+            int(p["span"]), int(p["min_points"]), float(p["cap_h"]), tuple(p["quantiles"]),
+            int(p["bins"]),
+        )  # fmt: skip
+        model.h_fail_ = float(manifest["h_fail"])
+        model.edges_ = np.asarray(arrays["edges"], float)
+        model.offsets_ = np.asarray(arrays["offsets"], float)
+        if model.offsets_.shape != (model.edges_.size + 1, 3):
+            raise ValueError(f"offsets shape {model.offsets_.shape}")
+    except (KeyError, ValueError, TypeError) as err:
+        raise ArtifactError(f"{path}: artifact content is inconsistent: {err}") from None
+    return manifest, model
