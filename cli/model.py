@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--asset-type", default="turbofan")
     t.set_defaults(func=run_train)
 
+    _register_train_sim(msub)
+
     e = msub.add_parser("eval", help="evaluate on a public benchmark with its protocol")
     esub = e.add_subparsers(dest="dataset", metavar="DATASET", required=True)
     # One function per dataset keeps this group open to `skab`, `nab`, ... side by side.
@@ -286,4 +288,94 @@ def run_inspect(args: argparse.Namespace) -> int:
     shown["features"] = f"{len(manifest.get('features', []))} features"
     print(json.dumps(shown, indent=2, sort_keys=True))
     print(f"verified: sha256 {manifest['sha256']}" + (" matches the pin" if args.sha256 else ""))
+    return 0
+
+
+def _register_train_sim(msub: argparse._SubParsersAction) -> None:
+    s = msub.add_parser(
+        "train-sim",
+        help="train health + RUL artifacts per asset type on simulated run-to-failure runs",
+        description="Generate runs of a simulator scenario; per asset type fit a health model "
+        "on the healthy windows of training seeds SEED+1000.., calibrate a health-trend RUL "
+        "model (capped target, empirical 80%% interval) on the same runs, score RUL on "
+        "held-out seeds SEED, SEED+1, .. and write OUT/<asset type>/{health,rul} artifacts.",
+    )
+    s.add_argument("--scenario", default="mine", help="built-in scenario name or YAML file")
+    s.add_argument("--out", type=Path, required=True, help="new folder for the artifacts")
+    s.add_argument("--days", type=float, default=90.0, help="simulated days per run")
+    s.add_argument("--seed", type=int, default=100, help="first evaluation seed")
+    s.add_argument("--train-runs", type=int, default=3, help="training runs (seeds SEED+1000..)")
+    s.add_argument("--eval-runs", type=int, default=5, help="held-out evaluation runs")
+    s.add_argument("--types", nargs="*", help="asset types to train (default: all)")
+    s.add_argument("--version", default="1.0.0")
+    s.add_argument("--step-s", type=float, default=60.0, help="simulation step for generation")
+    s.add_argument("--cache", type=Path, help="keep generated runs here (default: a temp dir)")
+    s.set_defaults(func=run_train_sim)
+
+
+def run_train_sim(args: argparse.Namespace) -> int:
+    """Train and export per asset type, print held-out RUL errors and the `models:` pins."""
+    import hashlib
+    import tempfile
+
+    from egiz.models.eval.simdata import read_run
+    from egiz.models.rul import simtrain
+    from egiz.simulators.errors import ScenarioError
+    from egiz.simulators.generate import generate
+    from egiz.simulators.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as err:
+        raise EgizError(str(err)) from None
+    types = {a.id: a.type for a in scenario.assets}
+    wanted = sorted(set(args.types or types.values()))
+    if unknown := set(wanted) - set(types.values()):
+        raise EgizError(f"--types: {sorted(unknown)} not in scenario {scenario.name!r}")
+    if args.out.exists() and any(args.out.iterdir()):
+        raise EgizError(f"{args.out}: directory is not empty (fix: choose a new --out)")
+    with tempfile.TemporaryDirectory(prefix="egiz-train-sim-") as tmp:
+        root = args.cache or Path(tmp)
+
+        def run(seed: int):
+            out = root / f"{scenario.name}-{args.days:g}d-{args.step_s:g}s-seed{seed}"
+            if not (out / "manifest.json").is_file():
+                log.info("generating %s", out)
+                generate(scenario, out, args.days, seed=seed, step_s=args.step_s)
+            return read_run(out, 3600.0)
+
+        train_seeds = [args.seed + 1000 + i for i in range(args.train_runs)]
+        eval_seeds = [args.seed + i for i in range(args.eval_runs)]
+        train = [run(s) for s in train_seeds]
+        held = [run(s) for s in eval_seeds]
+        data_sha = hashlib.sha256("".join(r.sha256 for r in train).encode()).hexdigest()
+        pins, rows = [], []
+        try:
+            for atype in wanted:
+                health, rul = simtrain.train_type(train, types, atype)
+                base = simtrain.training_mean(train, types, atype, rul.cap_h)
+                score = simtrain.evaluate_type(health, rul, held, types, atype, baseline=base)
+                metrics = {**score.metrics(), "train_seeds": train_seeds, "eval_seeds": eval_seeds}
+                asset = simtrain.assets_of(types, atype)[0]
+                shas = simtrain.export_type(
+                    args.out / atype, atype, health, rul, units=simtrain.run_units(train[0], asset),
+                    version=args.version, training_sha256=data_sha, metrics=metrics,
+                )  # fmt: skip
+                pins += [
+                    (atype, args.out / atype / k, sha)
+                    for k, sha in zip(("health", "rul"), shas, strict=True)
+                ]
+                rows.append((atype, score))
+        except (ModelError, ValueError) as err:
+            raise EgizError(str(err)) from None
+    print(f"simulated {scenario.name}: train seeds {train_seeds}, held-out seeds {eval_seeds} "
+          f"({args.days:g} days each); RUL vs the true RUL capped at {rul.cap_h:g} h")  # fmt: skip
+    print(f"{'asset type':18s} {'windows':>8s} {'RMSE h':>7s} {'MAE h':>7s} {'80% int':>8s} "
+          f"{'RMSE<=100h':>10s} {'const RMSE':>10s}")  # fmt: skip
+    for atype, sc in rows:
+        print(f"{atype:18s} {sc.windows:8d} {sc.rmse:7.1f} {sc.mae:7.1f} {sc.coverage:8.1%} "
+              f"{sc.rmse_near:10.1f} {sc.baseline_rmse:10.1f}")  # fmt: skip
+    print("models:  # pin these in site.yaml")
+    for atype, path, sha in pins:
+        print(f"  - {{asset_type: {atype}, artifact: {path}, sha256: {sha}}}")
     return 0

@@ -38,6 +38,11 @@ from egiz.models.errors import ArtifactError
 KIND = "rul-trend"
 
 
+def distance(h: np.ndarray | float) -> np.ndarray:
+    """sqrt of the health index's distance score log2(100 / health) (~ linear in damage)."""
+    return np.sqrt(np.log2(100.0 / np.clip(h, 1e-300, 100.0)))
+
+
 def trailing(h: np.ndarray, span: int) -> np.ndarray:
     """(n, span) matrix of each window's last ``span`` health values, NaN before the start."""
     h = np.asarray(h, dtype=float)
@@ -60,6 +65,8 @@ class HealthTrendRul:
         Lower and upper residual quantiles of the interval (0.1, 0.9: an 80 % interval).
     bins : int
         Quantile bins of the raw estimate for the calibration.
+    level_bins : int
+        Quantile bins of the newest window's distance score (crossed with ``bins``).
     """
 
     def __init__(
@@ -69,28 +76,34 @@ class HealthTrendRul:
         cap_h: float = 500.0,
         quantiles: tuple[float, float] = (0.1, 0.9),
         bins: int = 8,
+        level_bins: int = 4,
     ) -> None:
         self.span = span
         self.min_points = min_points
         self.cap_h = cap_h
         self.quantiles = tuple(quantiles)
         self.bins = bins
+        self.level_bins = level_bins
 
     def raw(self, H: np.ndarray, h_fail: float | None = None) -> np.ndarray:
         """Uncalibrated hours until the fitted line reaches the failure level, clipped to cap."""
-        H = np.atleast_2d(np.asarray(H, dtype=float))
-        h_fail = self.h_fail_ if h_fail is None else h_fail
-        x = np.arange(H.shape[1], dtype=float) - (H.shape[1] - 1)  # newest window at x = 0
-        w = np.isfinite(H)
+        # The trend is fitted to the index's distance score, log2(100 / health): health maps
+        # that distance through 2**-s, so it flattens near 0 where a failure approaches,
+        # while the score keeps growing roughly in step with the damage.
+        U = distance(np.atleast_2d(np.asarray(H, dtype=float)))
+        u_fail = distance(self.h_fail_ if h_fail is None else h_fail)
+        x = np.arange(U.shape[1], dtype=float) - (U.shape[1] - 1)  # newest window at x = 0
+        w = np.isfinite(U)
         n = w.sum(axis=1)
-        y = np.where(w, H, 0.0)
+        y = np.where(w, U, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             xm = (w * x).sum(axis=1) / n
             ym = y.sum(axis=1) / n
             dx = np.where(w, x - xm[:, None], 0.0)
             slope = (dx * (y - ym[:, None])).sum(axis=1) / (dx * dx).sum(axis=1)
             level = ym - slope * xm
-            hours = np.where(slope < 0, (level - h_fail) / -slope, np.inf)
+            hours = np.where(slope > 0, (u_fail - level) / slope, np.inf)
+            hours = np.where(level >= u_fail, 0.0, hours)
         out = np.clip(np.nan_to_num(hours, nan=np.inf, posinf=np.inf), 0.0, self.cap_h)
         return np.where((n >= self.min_points) & w[:, -1], out, np.nan)
 
@@ -108,23 +121,42 @@ class HealthTrendRul:
         self.h_fail_ = float(np.median(last[near]))
         r = self.raw(H)
         ok = np.isfinite(r) & np.isfinite(y)
-        r, y = r[ok], y[ok]
-        edges = np.unique(np.quantile(r, np.linspace(0, 1, self.bins + 1)))
-        self.edges_ = edges[1:-1] if edges.size > 2 else np.zeros(0)
-        b = np.searchsorted(self.edges_, r, side="right")
+        r, y, u = r[ok], y[ok], distance(H[ok, -1])
+        self.edges_ = _edges(r, self.bins)
+        self.level_edges_ = _edges(u, self.level_bins)
         res = y - r
         q = np.array([0.5, *self.quantiles])
-        self.offsets_ = np.array([np.quantile(res[b == i], q) for i in range(self.edges_.size + 1)])
+        b = np.searchsorted(self.edges_, r, side="right")
+        c = self._cell(b, u)
+        n_level = self.level_edges_.size + 1
+        self.offsets_ = np.zeros(((self.edges_.size + 1) * n_level, 3))
+        for i in range(self.edges_.size + 1):
+            pooled = np.quantile(res[b == i], q)
+            for j in range(n_level):
+                cell = res[c == i * n_level + j]
+                # A sparse cell falls back to its raw-estimate bin pooled over levels.
+                self.offsets_[i * n_level + j] = np.quantile(cell, q) if cell.size >= 20 else pooled
         return self
+
+    def _cell(self, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+        lv = np.searchsorted(self.level_edges_, np.nan_to_num(u), side="right")
+        return b * (self.level_edges_.size + 1) + lv
 
     def predict(self, H: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(estimate, low, high) in hours per row of trailing health; NaN without an estimate."""
+        H = np.atleast_2d(np.asarray(H, dtype=float))
         r = self.raw(H)
         b = np.searchsorted(self.edges_, np.nan_to_num(r), side="right")
-        off = self.offsets_[b]
+        off = self.offsets_[self._cell(b, distance(H[:, -1]))]
         out = np.clip(r[:, None] + off, 0.0, self.cap_h)
         v, lo, hi = out[:, 0], out[:, 1], out[:, 2]
         return v, np.minimum(lo, v), np.maximum(hi, v)
+
+
+def _edges(x: np.ndarray, bins: int) -> np.ndarray:
+    """Interior quantile edges of ``x`` for ``bins`` bins (duplicates dropped)."""
+    e = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
+    return e[1:-1] if e.size > 2 else np.zeros(0)
 
 
 def trend_manifest(
@@ -152,6 +184,7 @@ def trend_manifest(
             "cap_h": model.cap_h,
             "quantiles": list(model.quantiles),
             "bins": model.bins,
+            "level_bins": model.level_bins,
         },
         "h_fail": model.h_fail_,
         "outputs": [{"name": "rul", "unit": "h", "interval": list(model.quantiles)}],
@@ -162,7 +195,8 @@ def trend_manifest(
 
 def save_trend(path: Path, model: HealthTrendRul, manifest: dict) -> str:
     """Write the calibration arrays and ``manifest``; return the artifact sha256."""
-    return save_artifact(path, manifest, {"edges": model.edges_, "offsets": model.offsets_})
+    arrays = {"edges": model.edges_, "level_edges": model.level_edges_, "offsets": model.offsets_}
+    return save_artifact(path, manifest, arrays)
 
 
 def load_trend(path: Path, expected_sha256: str) -> tuple[dict, HealthTrendRul]:
@@ -174,12 +208,14 @@ def load_trend(path: Path, expected_sha256: str) -> tuple[dict, HealthTrendRul]:
         p = manifest["params"]
         model = HealthTrendRul(
             int(p["span"]), int(p["min_points"]), float(p["cap_h"]), tuple(p["quantiles"]),
-            int(p["bins"]),
+            int(p["bins"]), int(p["level_bins"]),
         )  # fmt: skip
         model.h_fail_ = float(manifest["h_fail"])
         model.edges_ = np.asarray(arrays["edges"], float)
+        model.level_edges_ = np.asarray(arrays["level_edges"], float)
         model.offsets_ = np.asarray(arrays["offsets"], float)
-        if model.offsets_.shape != (model.edges_.size + 1, 3):
+        cells = (model.edges_.size + 1) * (model.level_edges_.size + 1)
+        if model.offsets_.shape != (cells, 3):
             raise ValueError(f"offsets shape {model.offsets_.shape}")
     except (KeyError, ValueError, TypeError) as err:
         raise ArtifactError(f"{path}: artifact content is inconsistent: {err}") from None
