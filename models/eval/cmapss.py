@@ -133,19 +133,23 @@ def grouped_cv(
     fold_of = np.arange(units.size) % folds
     rul = t.rul()
     preds = np.full(rul.shape, np.nan)
+    low, high = preds.copy(), preds.copy()
     for f in range(folds):
         held = np.isin(t.unit, units[fold_of == f])
         part = _rows(t, ~held)
         model = train_on(part, params).runtime
         h = _rows(t, held)
-        preds[held] = model.predict(h.settings, h.sensors, h.unit, h.cycle).rul
+        pred = model.predict(h.settings, h.sensors, h.unit, h.cycle)
+        preds[held], low[held], high[held] = pred.rul, pred.low, pred.high
     sel = (t.cycle >= min_cycle) & (rul <= 145)
     p, y = preds[sel], rul[sel]
+    capped = np.minimum(y, CAPPED_TRUTH)
     return {
         "folds": folds,
         "rows": int(sel.sum()),
         "rmse_true_rul": rmse(p, y),
-        "rmse_capped_125": rmse(p, np.minimum(y, CAPPED_TRUTH)),
+        "rmse_capped_125": rmse(p, capped),
+        "interval_coverage_capped": float(np.mean((capped >= low[sel]) & (capped <= high[sel]))),
     }
 
 

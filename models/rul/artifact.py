@@ -53,6 +53,7 @@ def rul_manifest(
         ],
         "n_point_models": runtime.n_point,
         "quantiles": list(runtime.quantiles),
+        "interval_scale": runtime.interval_scale,
         "hi_intercept": runtime.hi_intercept,
         "training_data_sha256": training_sha256,
         "metrics": metrics,
@@ -83,6 +84,7 @@ def load_rul(path: Path, expected_sha256: str) -> tuple[dict, RulRuntime]:
             n_point=int(manifest["n_point_models"]),
             quantiles=tuple(float(q) for q in manifest["quantiles"]),
             cap=float(manifest["outputs"][0]["cap"]),
+            interval_scale=float(manifest["interval_scale"]),
         )
     except (KeyError, ValueError, TypeError) as err:
         raise ArtifactError(f"{path}: artifact content is inconsistent: {err}") from None

@@ -41,6 +41,8 @@ class RulRuntime:
     n_point: int
     quantiles: tuple[float, ...]
     cap: float
+    #: Widening of the quantile band around the point (chosen by grouped CV, see RulParams).
+    interval_scale: float = 1.0
 
     def channels(self, settings: np.ndarray, sensors: np.ndarray) -> np.ndarray:
         """Regime-normalised kept sensors plus the health-index channel, ``(n, s + 1)``."""
@@ -80,8 +82,11 @@ class RulRuntime:
         raw = self.ensemble.predict(X)
         point = np.clip(raw[:, : self.n_point].mean(axis=1), 0.0, self.cap)
         q = np.clip(raw[:, self.n_point :], 0.0, self.cap)
-        low = np.minimum(q[:, 0], point) if q.shape[1] else point
-        high = np.maximum(q[:, -1], point) if q.shape[1] else point
+        if not q.shape[1]:
+            return RulPrediction(point, point, point)
+        s = self.interval_scale
+        low = np.clip(point - s * np.maximum(point - q[:, 0], 0.0), 0.0, self.cap)
+        high = np.clip(point + s * np.maximum(q[:, -1] - point, 0.0), 0.0, self.cap)
         return RulPrediction(point, low, high)
 
     def predict(

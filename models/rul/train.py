@@ -53,6 +53,10 @@ class RulParams:
     max_features: float = 0.5
     quantiles: tuple[float, ...] = (0.1, 0.9)
     quantile_max_iter: int = 150
+    #: The quantile GBMs' band is widened by this factor around the point estimate: fitted
+    #: in-sample they under-cover held-out engines. Grouped CV on train_FD001: 1.0 -> 63 %,
+    #: 1.4 -> 76 %, 1.6 -> 80 % (nominal for 10-90 %), 2.0 -> 85 % coverage.
+    interval_scale: float = 1.6
     hi_alpha: float = 1.0
     #: Monotone constraints: RUL never rises with the cycle count and rises with the health
     #: index level (its means, EWMs, min/max); slopes are left free.
@@ -118,6 +122,7 @@ def fit_rul(
         n_point=len(p.seeds) + len(p.no_hi_seeds),
         quantiles=p.quantiles,
         cap=p.cap,
+        interval_scale=p.interval_scale,
     )
     X = runtime.features(settings, sensors, unit, cycle)
     names = p.spec.names([f"c{i}" for i in range(z.shape[1])] + ["hi"])

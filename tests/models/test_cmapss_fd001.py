@@ -43,12 +43,9 @@ def test_cmapss_fd001_meets_true_rul_thresholds(fd001) -> None:
 
 
 def test_cmapss_fd001_interval_is_informative(fd001) -> None:
-    """The nominal 10-90 % interval covers most capped truths and stays narrow.
-
-    Measured coverage is below nominal (about 2/3 rather than 80 %), see docs/model-quality.md.
-    """
+    """The 10-90 % band (widened 1.6x, chosen by grouped CV) covers ~80 % and stays narrow."""
     result, _ = fd001
-    assert result.coverage >= 0.6, result.metrics()
+    assert result.coverage >= 0.7, result.metrics()
     assert result.interval_width <= 40, result.metrics()
     assert np.all(result.low <= result.pred) and np.all(result.pred <= result.high)
 
