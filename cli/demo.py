@@ -62,6 +62,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--window", type=float, default=10.0, metavar="S", help="window length in data seconds"
     )
     p.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="pin the models listed in FILE (the models.yaml `egiz model train-sim --scenario "
+        "demo` writes): window summaries then carry health, anomaly and RUL (1 h model "
+        "windows: --speed 3600 scores one per second, RUL after 12)",
+    )
+    p.add_argument(
         "--status-every", type=float, default=2.0, metavar="S", help="status line period"
     )
     p.set_defaults(func=run)
@@ -149,6 +158,7 @@ async def run_site(
     mqtt_url: str | None = None,
     speed: float = 1.0,
     window_s: float = 10.0,
+    models: list[dict] | None = None,
 ) -> AsyncIterator[DemoSite]:
     """Run simulator → edge → cloud in this event loop; used by `egiz demo` and the e2e tests."""
     from egiz.cloud.services.auth import add_user, issue_token
@@ -197,6 +207,8 @@ async def run_site(
             doc["outbox"] = {"path": str(workdir / "outbox.db")}
             doc["status"] = {"port": 0}
             doc["window"]["lateness_s"] = min(5.0, window_s / 2)
+            if models:  # pinned artifacts (optional): scores with health, anomaly and RUL
+                doc["models"] = models
             site_yaml = workdir / "site.yaml"
             site_yaml.write_text(yaml.safe_dump(doc, sort_keys=False))
             config = validate_document(SiteConfig, doc, str(site_yaml))
@@ -246,6 +258,18 @@ def summary(site: DemoSite) -> dict[str, int]:
     }
 
 
+def _read_pins(path: Path) -> list[dict]:
+    """The `models:` list of a pins file (what `egiz model train-sim` writes)."""
+    try:
+        doc = yaml.safe_load(path.read_text("utf-8"))
+        return list(doc["models"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
+        raise EgizError(
+            f"{path}: not a models file: {err} (fix: the models.yaml "
+            "`egiz model train-sim --scenario demo --out DIR` writes)"
+        ) from None
+
+
 async def _main(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     if workdir.exists():
@@ -262,6 +286,7 @@ async def _main(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    models = _read_pins(args.models) if args.models else None
     async with run_site(
         scenario=args.scenario,
         workdir=workdir,
@@ -269,6 +294,7 @@ async def _main(args: argparse.Namespace) -> int:
         mqtt_url=args.mqtt,
         speed=args.speed,
         window_s=args.window,
+        models=models,
     ) as site:
         print(
             f"Egiz demo: dashboard {site.url}/   API {site.url}/api/v1/assets   docs {site.url}/docs"

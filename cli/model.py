@@ -376,6 +376,10 @@ def run_train_sim(args: argparse.Namespace) -> int:
         print(f"{atype:18s} {sc.windows:8d} {sc.rmse:7.1f} {sc.mae:7.1f} {sc.coverage:8.1%} "
               f"{sc.rmse_near:10.1f} {sc.baseline_rmse:10.1f}")  # fmt: skip
     print("models:  # pin these in site.yaml")
-    for atype, path, sha in pins:
-        print(f"  - {{asset_type: {atype}, artifact: {path}, sha256: {sha}}}")
+    lines = [f"  - {{asset_type: {a}, artifact: {p.resolve()}, sha256: {h}}}" for a, p, h in pins]
+    print("\n".join(lines))
+    # The same pins as a file, for `egiz demo --models` (written by the trainer, not re-read
+    # from the artifacts: a pin taken from the artifact itself would prove nothing).
+    (args.out / "models.yaml").write_text("models:\n" + "\n".join(lines) + "\n", "utf-8")
+    print(f"pins written to {args.out / 'models.yaml'}")
     return 0

@@ -156,8 +156,9 @@ class AssetScorer:
             if math.isfinite(v):
                 rul = RulEstimate(value=round(v, 1), low=round(lo, 1), high=round(hi, 1), unit="h")
         # Anomaly score: the index's fused distance in units of its calibrated threshold
-        # (1.0 = the declared false-alarm-rate threshold, health 50).
-        anomaly = None if health is None else -math.log2(max(health, 1e-9) / 100.0)
+        # (1.0 = the declared false-alarm-rate threshold, health 50)
+        # (saturates near 1000 where health underflows to 0).
+        anomaly = None if health is None else math.log2(100.0 / max(health, 1e-300))
         return ModelScores(
             model=self.models.name,
             version=self.models.version,

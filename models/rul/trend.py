@@ -65,8 +65,10 @@ class HealthTrendRul:
         Lower and upper residual quantiles of the interval (0.1, 0.9: an 80 % interval).
     bins : int
         Quantile bins of the raw estimate for the calibration.
-    level_bins : int
-        Quantile bins of the newest window's distance score (crossed with ``bins``).
+    levels : tuple of float
+        Edges on the newest window's transformed distance score (crossed with ``bins``;
+        1.0 is health 50): fixed, because most training windows are healthy and quantile
+        edges would leave every degraded level in one bin.
     """
 
     def __init__(
@@ -76,14 +78,14 @@ class HealthTrendRul:
         cap_h: float = 500.0,
         quantiles: tuple[float, float] = (0.1, 0.9),
         bins: int = 8,
-        level_bins: int = 4,
+        levels: tuple[float, ...] = (0.7, 1.0, 1.5, 2.5, 4.0, 6.0, 9.0, 13.0),
     ) -> None:
         self.span = span
         self.min_points = min_points
         self.cap_h = cap_h
         self.quantiles = tuple(quantiles)
         self.bins = bins
-        self.level_bins = level_bins
+        self.levels = tuple(levels)
 
     def raw(self, H: np.ndarray, h_fail: float | None = None) -> np.ndarray:
         """Uncalibrated hours until the fitted line reaches the failure level, clipped to cap."""
@@ -103,7 +105,9 @@ class HealthTrendRul:
             slope = (dx * (y - ym[:, None])).sum(axis=1) / (dx * dx).sum(axis=1)
             level = ym - slope * xm
             hours = np.where(slope > 0, (u_fail - level) / slope, np.inf)
-            hours = np.where(level >= u_fail, 0.0, hours)
+            # At or past the failure level (with float slack: a health pinned at its floor
+            # must not flip between "now" and "never" on rounding noise in the fit).
+            hours = np.where(level >= u_fail - 1e-6, 0.0, hours)
         out = np.clip(np.nan_to_num(hours, nan=np.inf, posinf=np.inf), 0.0, self.cap_h)
         return np.where((n >= self.min_points) & w[:, -1], out, np.nan)
 
@@ -123,7 +127,7 @@ class HealthTrendRul:
         ok = np.isfinite(r) & np.isfinite(y)
         r, y, u = r[ok], y[ok], distance(H[ok, -1])
         self.edges_ = _edges(r, self.bins)
-        self.level_edges_ = _edges(u, self.level_bins)
+        self.level_edges_ = np.asarray(self.levels, dtype=float)
         res = y - r
         q = np.array([0.5, *self.quantiles])
         b = np.searchsorted(self.edges_, r, side="right")
@@ -184,7 +188,7 @@ def trend_manifest(
             "cap_h": model.cap_h,
             "quantiles": list(model.quantiles),
             "bins": model.bins,
-            "level_bins": model.level_bins,
+            "levels": list(model.levels),
         },
         "h_fail": model.h_fail_,
         "outputs": [{"name": "rul", "unit": "h", "interval": list(model.quantiles)}],
@@ -208,7 +212,7 @@ def load_trend(path: Path, expected_sha256: str) -> tuple[dict, HealthTrendRul]:
         p = manifest["params"]
         model = HealthTrendRul(
             int(p["span"]), int(p["min_points"]), float(p["cap_h"]), tuple(p["quantiles"]),
-            int(p["bins"]), int(p["level_bins"]),
+            int(p["bins"]), tuple(p["levels"]),
         )  # fmt: skip
         model.h_fail_ = float(manifest["h_fail"])
         model.edges_ = np.asarray(arrays["edges"], float)

@@ -166,7 +166,7 @@ def test_scoring_agent_emits_anomaly_health_and_rul(tmp_path, kit, mosquitto, ar
         assert (s["model"], s["version"]) == ("motor-health+motor-rul", "0.1.0+0.2.0")
         assert math.isclose(s["health"], h, abs_tol=0.01), (start, s["health"], h)
         assert s["anomalous"] == (h < 50)
-        assert math.isclose(s["anomaly"], -math.log2(max(h, 1e-9) / 100), abs_tol=1e-3)
+        assert math.isclose(s["anomaly"], math.log2(100 / max(h, 1e-300)), abs_tol=1e-3)
     late = [scored[k] for k in sorted(scored)][-3:]
     assert late[-1]["health"] < 50 and late[-1]["explanation"]  # the hot winding is seen
     assert all(s["rul"] and s["rul"]["unit"] == "h" for s in late)
