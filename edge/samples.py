@@ -70,6 +70,12 @@ class RefTable:
             self._index[ref] = idx
         return idx
 
+    def append(self, ref: Ref) -> int:
+        """Add ``ref`` at the next index even when an equal one exists (one index per node)."""
+        self.refs.append(ref)
+        self._index.setdefault(ref, len(self.refs) - 1)
+        return len(self.refs) - 1
+
     def __len__(self) -> int:
         return len(self.refs)
 

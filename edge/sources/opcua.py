@@ -59,7 +59,9 @@ class OpcUaSource:
         self.refs = RefTable()
         self._mappings: list[NodeMapping] = list(config.nodes)
         for m in self._mappings:
-            self.refs.add(Ref(m.asset, m.signal, m.unit))
+            # One ref per node, in config order: the ref index is the node's index (two nodes
+            # may feed one signal, e.g. a redundant PLC), and travels as the client handle.
+            self.refs.append(Ref(m.asset, m.signal, m.unit))
         self._on_note = on_note
         self._out: asyncio.Queue[SampleBatch] = asyncio.Queue(maxsize=1000)
         self._tasks: list[asyncio.Task[None]] = []

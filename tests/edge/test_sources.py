@@ -35,6 +35,7 @@ def test_source_without_peer_reports_reconnecting_and_stops_cleanly(kind, kit):
                     break
                 await asyncio.sleep(0.05)
             state = src.state
+            await asyncio.sleep(0.3)  # notes reach the sink through the stream's consumer
             consumer.cancel()
             return state, src.stats()
 
@@ -50,3 +51,76 @@ def test_mqtt_template_and_timestamps():
     )
     assert parse_ts(1_800_000_000_000) == 1_800_000_000.0
     assert parse_ts("2027-01-15T08:00:00Z") == parse_ts("2027-01-15T08:00:00+00:00")
+
+
+def _opcua_cfg(port: int, names: list[str], **over):
+    from egiz.contracts import OpcUaSourceConfig
+
+    nodes = [{"node": f"ns=2;s={n}", "asset": "pump-1", "signal": "flow"} for n in names]
+    return OpcUaSourceConfig.model_validate(
+        {
+            "name": "plc",
+            "endpoint": f"opc.tcp://127.0.0.1:{port}/egiz/",
+            "subscription": {"publishing_interval_ms": 50},
+            "nodes": nodes,
+            **over,
+        }
+    )
+
+
+async def _collect(src, want_refs: set[int], limit_s: float = 20.0) -> dict[int, list[float]]:
+    got: dict[int, list[float]] = {}
+    stream = src.stream()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not want_refs <= {r for r, v in got.items() if 7.0 in v}:
+        assert loop.time() < deadline, f"only {sorted(got)} delivered"
+        batch = await asyncio.wait_for(anext(stream), limit_s)
+        for r, v in zip(batch.ref.tolist(), batch.value.tolist(), strict=True):
+            got.setdefault(r, []).append(v)
+    return got
+
+
+def test_opcua_tags_split_over_sessions_and_a_bad_node_stops_nothing(kit):
+    names = [f"t.n{i}" for i in range(5)]
+
+    async def go():
+        port = kit.free_port()
+        async with kit.opcua_server(port, names) as (_server, nodes):
+            cfg = _opcua_cfg(
+                port,
+                [*names, "t.missing"],
+                subscription={
+                    "publishing_interval_ms": 50,
+                    "max_items_per_subscription": 2,
+                    "max_subscriptions_per_session": 1,
+                },
+            )
+            notes = []
+            async with make_source(cfg, on_note=notes.append) as src:
+                while src.state != "connected":  # noqa: ASYNC110 (set by the sessions)
+                    await asyncio.sleep(0.05)
+                for n in nodes.values():
+                    await kit.write(n, 7.0, 1_800_000_000.0)
+                got = await _collect(src, set(range(5)))
+                return src.stats(), got, notes
+
+    stats, got, notes = asyncio.run(go())
+    assert len(stats["sessions"]) == 3  # 6 tags, 2 per subscription, 1 subscription a session
+    assert set(got) >= set(range(5))
+    assert list(stats["bad_nodes"]) == ["ns=2;s=t.missing"]
+    assert any("t.missing" in n.message for n in notes)
+
+
+def test_opcua_poll_mode_reads_values_with_their_timestamps(kit):
+    async def go():
+        port = kit.free_port()
+        async with kit.opcua_server(port, ["t.p"]) as (_server, nodes):
+            await kit.write(nodes["t.p"], 7.0, 1_800_000_123.5)
+            cfg = _opcua_cfg(port, ["t.p"], mode="poll", poll_interval_s=0.1)
+            async with make_source(cfg) as src:
+                batch = await asyncio.wait_for(anext(src.stream()), 20)
+                return batch
+
+    batch = asyncio.run(go())
+    assert batch.value.tolist() == [7.0] and batch.ts.tolist() == [1_800_000_123.5]
