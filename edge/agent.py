@@ -63,6 +63,7 @@ class EdgeAgent:
         self.started = time.time()
         self.ready = asyncio.Event()
         self._pending: list[Item] = []
+        self._crash_gap: dict[str, float] = {}  # source -> first instant possibly lost
         self._rates: dict[str, deque[tuple[float, int]]] = {}
         self._counts: dict[str, int] = {}
         self.unmapped = 0
@@ -82,6 +83,9 @@ class EdgeAgent:
         self.outbox = Outbox(self._path(ob.path), ob.max_bytes, ob.max_age_s)
         closed = int(self.outbox.meta("closed_k", str(NO_WINDOW)) or NO_WINDOW)
         self.windower = Windower(self.catalog, cfg.window.length_s, cfg.window.lateness_s, closed)
+        # "running" stays 1 from start to a clean stop: finding it set means we were killed.
+        crashed = self.outbox.meta("running") == "1" and closed != NO_WINDOW
+        self.outbox.set_meta({"running": "1"})
         self.alarm_engine.load(json.loads(self.outbox.meta("alarms", "[]") or "[]"))
         if hasattr(self.runner, "restore"):  # per-asset model state resumes across restarts
             self.runner.restore(json.loads(self.outbox.meta("models", "{}") or "{}"))
@@ -96,6 +100,10 @@ class EdgeAgent:
                 cid = f"egiz-{cfg.uplink.edge_id}-{scfg.name}-{self.outbox.epoch[:8]}"
                 scfg = scfg.model_copy(update={"client_id": cid[:64]})
             src = make_source(scfg, on_note=self._note)
+            if crashed and not (scfg.kind == "opcua" and scfg.backfill):
+                # Samples of the windows still open at the kill are gone for sources that
+                # cannot be asked again: report [first unemitted window, first new sample).
+                self._crash_gap[scfg.name] = closed * cfg.window.length_s
             if closed != NO_WINDOW and hasattr(src, "backfill_from"):
                 # The agent was down: ask the server for what it served since the last window.
                 src.backfill_from = closed * cfg.window.length_s
@@ -141,6 +149,7 @@ class EdgeAgent:
                 t.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             self._final_flush()
+            self.outbox.set_meta({"running": "0"})
             uplink_stop.set()
             if uplink_task is not None:
                 await asyncio.gather(uplink_task, return_exceptions=True)
@@ -199,6 +208,8 @@ class EdgeAgent:
                 )
             )
         norm = normalize(batch, refmap)
+        if src.name in self._crash_gap and norm.ts.shape[0]:
+            self._report_crash_gap(src, float(norm.ts.min()))
         self._counts[kind] += len(norm.series)
         self.unmapped += norm.unmapped
         self.ts_fallback += norm.ts_fallback
@@ -216,6 +227,21 @@ class EdgeAgent:
             self._pending.append(Item(LANE_EVENT, body, asset=body["asset"], data_ts=ts))
         self.windower.add(norm, src.name)
         self._commit(self.windower.close())
+
+    def _report_crash_gap(self, src: Source, first: float) -> None:
+        start = self._crash_gap.pop(src.name)
+        if first <= start:
+            return
+        assets = sorted({r.asset for r in src.refs.refs})
+        item = self._event_item(
+            "data_gap",
+            f"source {src.name}: samples between the last emitted window and the first one "
+            "received after the agent was killed are lost (this source cannot backfill)",
+            severity="medium",
+            data={"source": src.name, "reason": "agent_killed", "assets": assets},
+        )
+        item.body["start"], item.body["end"] = iso(start), iso(first)
+        self._pending.append(item)
 
     def _commit(self, results: list[WindowResult]) -> None:
         """Score closed windows and commit them with the windower's progress, atomically."""
