@@ -44,6 +44,26 @@ def to_epoch(dt: datetime | None) -> float:
     return dt.timestamp()
 
 
+def _application_uri(path: str | None) -> str | None:
+    """Return the URI SAN of a PEM or DER certificate (the OPC UA application URI)."""
+    if not path:
+        return None
+    from cryptography import x509
+
+    try:
+        raw = open(path, "rb").read()  # noqa: SIM115 (a tiny file, read once at connect)
+        cert = (
+            x509.load_pem_x509_certificate(raw)
+            if raw.startswith(b"-----")
+            else x509.load_der_x509_certificate(raw)
+        )
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return None
+    uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
 def _as_float(value: Any) -> float:
     if isinstance(value, bool | int | float):
         return float(value)
@@ -186,6 +206,9 @@ class OpcUaSource:
         sec = self.config.security
         try:
             if sec.policy != "None":
+                uri = _application_uri(sec.certificate)
+                if uri:  # servers check that our ApplicationUri is the certificate's URI SAN
+                    client.application_uri = uri
                 parts = [sec.policy, sec.mode, sec.certificate, sec.private_key]
                 if sec.server_certificate:
                     parts.append(sec.server_certificate)

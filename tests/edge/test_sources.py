@@ -98,8 +98,7 @@ def test_opcua_tags_split_over_sessions_and_a_bad_node_stops_nothing(kit):
             )
             notes = []
             async with make_source(cfg, on_note=notes.append) as src:
-                while src.state != "connected":  # noqa: ASYNC110 (set by the sessions)
-                    await asyncio.sleep(0.05)
+                await kit.wait_until(lambda: src.state == "connected", 30, "3 sessions")
                 for n in nodes.values():
                     await kit.write(n, 7.0, 1_800_000_000.0)
                 got = await _collect(src, set(range(5)))
@@ -124,3 +123,41 @@ def test_opcua_poll_mode_reads_values_with_their_timestamps(kit):
 
     batch = asyncio.run(go())
     assert batch.value.tolist() == [7.0] and batch.ts.tolist() == [1_800_000_123.5]
+
+
+def test_opcua_basic256sha256_sign_and_encrypt_with_egiz_certs(tmp_path, kit):
+    from asyncua import Server, ua
+
+    from egiz.cli.certs import create
+
+    _ca, (edge, sim) = create(tmp_path, names=("edge", "simulator"), hosts=["127.0.0.1"])
+
+    async def go():
+        port = kit.free_port()
+        server = Server()
+        await server.init()
+        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/egiz/")
+        # Only the encrypted endpoint: a client that fell back to None could not connect.
+        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        await server.load_certificate(str(sim.cert))
+        await server.load_private_key(str(sim.key))
+        await server.set_application_uri(sim.application_uri)
+        idx = await server.register_namespace("urn:egiz:test")
+        node = await server.nodes.objects.add_variable(ua.NodeId("t.s", idx), "s", 0.0)
+        async with server:
+            cfg = _opcua_cfg(
+                port,
+                ["t.s"],
+                security={
+                    "policy": "Basic256Sha256",
+                    "mode": "SignAndEncrypt",
+                    "certificate": str(edge.cert),
+                    "private_key": str(edge.key),
+                },
+            )
+            async with make_source(cfg) as src:
+                await kit.wait_until(lambda: src.state == "connected", 30, "a secure session")
+                await kit.write(node, 7.0, 1_800_000_000.0)
+                return await _collect(src, {0})
+
+    assert 7.0 in asyncio.run(go())[0]
