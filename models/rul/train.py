@@ -41,9 +41,10 @@ class RulParams:
         )
     )
     #: Seeds of the point members that see every feature ...
-    seeds: tuple[int, ...] = (0, 1, 2)
-    #: ... and of those that do not see the health-index channel (a second view of the data;
-    #: 3 + 1 members weigh the views 0.75/0.25, the best mix in grouped CV).
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    #: ... and of those that do not see the health-index channel (a second view of the data).
+    #: Grouped CV over 1-5 full-view x 0-3 no-health-index seeds: 5 + 1 improved all four CV
+    #: metrics (RMSE and PHM08, true and capped) the most over the earlier 3 + 1.
     no_hi_seeds: tuple[int, ...] = (0,)
     max_iter: int = 300
     learning_rate: float = 0.06
