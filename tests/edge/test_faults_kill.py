@@ -10,6 +10,7 @@ flight; mid-commit kills of the outbox itself are covered by test_outbox's kill 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -21,11 +22,23 @@ import yaml
 
 T0 = 1_800_000_000.0
 KILLS = 20
+_LIVE: list[int] = []  # agent PIDs this test started: none may outlive a failure
+
+
+def _reap() -> None:
+    for pid in _LIVE:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    _LIVE.clear()
 
 
 @pytest.mark.slow
 def test_agent_killed_20_times_no_window_lost_or_duplicated(tmp_path, kit):
-    moments = asyncio.run(_run(tmp_path, kit))
+    try:
+        moments = asyncio.run(_run(tmp_path, kit))
+    finally:
+        _reap()
     (tmp_path / "kills.log").write_text("\n".join(moments))
     print("\n".join(moments))
     assert len(moments) == KILLS
@@ -84,6 +97,7 @@ async def _run(tmp_path, kit) -> list[str]:
                 stderr=asyncio.subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+            _LIVE.append(proc.pid)
             line = await asyncio.wait_for(proc.stdout.readline(), 60)
             assert b"/status" in line, line
             if writer is None:  # a new agent cannot know what was served before it existed

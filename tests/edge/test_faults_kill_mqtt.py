@@ -8,6 +8,7 @@ match the log exactly; none may be stored twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -21,11 +22,19 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 T0 = 1_800_000_000.0
+_LIVE: list[int] = []
 
 
 @pytest.mark.slow
 def test_mqtt_agent_killed_loss_is_exactly_the_gap_event(tmp_path, kit, mosquitto):
-    asyncio.run(_run(tmp_path, kit, mosquitto))
+    try:
+        asyncio.run(_run(tmp_path, kit, mosquitto))
+    finally:  # no agent may outlive a failure
+        for pid in _LIVE:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        _LIVE.clear()
 
 
 async def _run(tmp_path, kit, mosquitto) -> None:
@@ -77,6 +86,7 @@ async def _run(tmp_path, kit, mosquitto) -> None:
                 stderr=asyncio.subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+            _LIVE.append(proc.pid)
             assert b"/status" in await asyncio.wait_for(proc.stdout.readline(), 60)
             await asyncio.sleep(1.0)  # subscribed
             return proc
