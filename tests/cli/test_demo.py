@@ -33,6 +33,17 @@ def _norm_ts(ts: str) -> str:
     return dt.isoformat(timespec="milliseconds")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Never leave a demo behind: Ctrl-C, and kill it if that does not end it in 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _login(base: str, creds: Path) -> dict[str, str]:
     """Log in with the credentials the demo printed (also in credentials.txt); {} if not yet up."""
     try:
@@ -100,9 +111,7 @@ def test_demo_runs_for_its_duration_and_serves_the_simulated_values(
         assert checked >= 10, "the API never showed values to compare with the served-value log"
         out, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
+        _stop(proc)
     assert proc.returncode == 0, out[-3000:]
     summary = next(line for line in out.splitlines() if line.startswith("Summary:"))
     counts = dict(
@@ -139,8 +148,7 @@ def test_demo_ctrl_c_stops_everything_cleanly(tmp_path: Path, unused_port: int) 
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop(proc)
     assert proc.returncode == 130, out[-3000:]
     assert "Summary:" in out
     with httpx.Client() as http, pytest.raises(httpx.TransportError):
