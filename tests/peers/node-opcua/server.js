@@ -18,6 +18,9 @@ async function main() {
   // Defaults are 50 ms sampling and 50 ms publishing: far too slow for a rate benchmark.
   MonitoredItem.minimumSamplingInterval = 0;
   Subscription.minimumPublishingInterval = 5;
+  // node-opcua caps a publish response at 1,000 notifications; one in-flight publish request
+  // (asyncua) then gets at most 1,000 per round trip.
+  Subscription.maxNotificationPerPublishHighLimit = 100000;
   const server = new OPCUAServer({
     port,
     host: "127.0.0.1",
