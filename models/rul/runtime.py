@@ -55,11 +55,13 @@ class RulRuntime:
         """Feature matrix with one row per input row (each the window ending at that row)."""
         x = self.channels(settings, sensors)
         cycle = np.asarray(cycle)
-        # Chunks of rows bound peak memory: a (rows, 120, 15) window stack and its temporaries
-        # would otherwise take ~3 GB for the 20,631 rows of train_FD001.
+        # Chunks of rows bound peak memory: a (rows, length, 15) window stack and its
+        # temporaries would otherwise take ~7 GB for the 20,631 rows of train_FD001 at 300
+        # cycles; ~250k window cells per chunk keep it to a few hundred MB at any length.
+        per_chunk = max(1, 250_000 // self.spec.length)
         parts = [
             self.spec.compute(windows_at(x, unit, rows, self.spec.length), cycle[rows])
-            for rows in np.array_split(np.arange(x.shape[0]), max(1, x.shape[0] // 2048))
+            for rows in np.array_split(np.arange(x.shape[0]), max(1, x.shape[0] // per_chunk))
         ]
         return np.concatenate(parts, axis=0)
 

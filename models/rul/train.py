@@ -5,7 +5,7 @@ grouped by engine on train_FD001 only; see docs/model-quality.md):
 piecewise-linear target capped at 125 cycles; sensors z-scored per operating regime, constant
 and two-level sensors dropped; a linear health index (ridge on the normalised sensors) added as
 one more channel; means, least-squares slopes, min/max and exponentially weighted means over
-several window lengths up to 120 cycles, plus the cycle count; one sample per cycle of every
+several window lengths up to 300 cycles, plus the cycle count; one sample per cycle of every
 training engine; the point estimate averages boosted-tree ensembles of several seeds, and
 two quantile ensembles give the 10 %/90 % interval.
 """
@@ -31,12 +31,15 @@ class RulParams:
 
     cap: float = 125.0
     spec: FeatureSpec = field(
+        # 300 cycles (grouped CV, 2 + 1 seeds, RMSE true/capped: 120 -> 10.52/8.87, 160 ->
+        # 10.36/8.70, 200 -> 10.29/8.61, 300 -> 10.22/8.55; PHM08 fell alike): long-lived
+        # engines keep their early, healthy level in view, which sets their baseline.
         default_factory=lambda: FeatureSpec(
-            length=120,
-            means=(5, 10, 20, 50, 120),
-            slopes=(10, 20, 50, 120),
+            length=300,
+            means=(5, 10, 20, 50, 120, 200, 300),
+            slopes=(10, 20, 50, 120, 200, 300),
             extremes=(30,),
-            ewm_alphas=(0.02, 0.05, 0.1, 0.3),
+            ewm_alphas=(0.01, 0.02, 0.05, 0.1, 0.3),
             cycle=True,
         )
     )

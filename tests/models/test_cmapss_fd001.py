@@ -22,27 +22,24 @@ def fd001():
     return evaluate(read_subset(DATA, "FD001"))
 
 
-def test_cmapss_fd001_beats_baseline_in_both_conventions(fd001) -> None:
-    """Clearly below the plain-GBM baseline (12.4 true / 11.1 capped); PHM08 capped <= 200."""
+def test_cmapss_fd001_meets_rmse_thresholds_and_capped_score(fd001) -> None:
+    """Issue 6 acceptance 1: RMSE <= 11.5 true and <= 10.5 capped; PHM08 capped <= 200."""
     result, _ = fd001
     assert result.n_engines == 100
-    assert result.rmse_true <= 11.8, result.metrics()  # plain GBM baseline: 12.4
-    assert result.rmse_capped <= 10.7, result.metrics()  # plain GBM baseline: 11.1
+    assert result.rmse_true <= 11.5, result.metrics()  # plain GBM baseline: 12.4
+    assert result.rmse_capped <= 10.5, result.metrics()  # plain GBM baseline: 11.1
     assert result.score_capped <= 200, result.metrics()
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not met: measured RMSE 11.61 true / 10.51 capped and PHM08 213 true with the "
-    "CV-selected 5 + 1 seeds (docs/model-quality.md); strict, so meeting them turns this into "
-    "a failure to update",
+    reason="not met: measured PHM08 203.8 against the true RUL with the CV-selected recipe "
+    "(docs/model-quality.md); strict, so meeting it turns this into a failure to update",
 )
-def test_cmapss_fd001_meets_acceptance_thresholds(fd001) -> None:
-    """Issue 6 acceptance 1: RMSE <= 11.5 true and <= 10.5 capped, PHM08 <= 200."""
+def test_cmapss_fd001_meets_true_rul_score_threshold(fd001) -> None:
+    """Issue 6 acceptance 1: PHM08 score <= 200 against the true RUL."""
     result, _ = fd001
-    assert result.rmse_true <= 11.5, result.metrics()
-    assert result.rmse_capped <= 10.5, result.metrics()
-    assert result.score_true <= 200 and result.score_capped <= 200, result.metrics()
+    assert result.score_true <= 200, result.metrics()
 
 
 def test_cmapss_fd001_interval_is_informative(fd001) -> None:
