@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -96,7 +97,12 @@ class Uplink:
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set, then try briefly to drain what is left."""
         if self._client is None:
-            verify: Any = self.config.ca_file or True
+            # httpx deprecates verify=<path>; an SSLContext with our CA is the supported form.
+            verify: Any = (
+                ssl.create_default_context(cafile=self.config.ca_file)
+                if self.config.ca_file
+                else True
+            )
             self._client = httpx.AsyncClient(timeout=self.config.timeout_s, verify=verify)
         try:
             while not stop.is_set():
