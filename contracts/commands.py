@@ -19,6 +19,9 @@ class CommandAction(StrEnum):
     stop = "stop"
     reset = "reset"
     set_mode = "set_mode"
+    #: Not a PLC action: the edge starts the asset's model state afresh (health smoothing,
+    #: alarm rule, RUL trend) after recorded maintenance; issued only by the maintenance API.
+    reset_baseline = "reset_baseline"
 
 
 class CommandState(StrEnum):
