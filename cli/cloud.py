@@ -134,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
           flush=True)  # fmt: skip
     extra = {}
     if args.log_format == "json":
-        from egiz.cloud.logs import use_json_logs
+        from egiz.cli.logs import use_json_logs
 
         use_json_logs(getattr(logging, args.log_level.upper()))
         extra["log_config"] = None  # uvicorn keeps our JSON handler instead of its own

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 import urllib.error
@@ -25,6 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     esub = p.add_subparsers(dest="edge_command", metavar="SUBCOMMAND")
     r = esub.add_parser("run", help="run the agent until Ctrl-C or SIGTERM")
     r.add_argument("--config", required=True, help="site.yaml")
+    r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    r.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="json: one object per line on stderr, for journald/Loki/Elasticsearch",
+    )
     r.set_defaults(func=run)
     c = esub.add_parser("check", help="validate a site.yaml and explain what the agent would do")
     c.add_argument("--config", required=True, help="site.yaml")
@@ -51,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
     from egiz.edge.agent import EdgeAgent
 
     config = _load(args.config)
+    level = logging.DEBUG if args.debug else getattr(logging, args.log_level.upper())
+    if args.log_format == "json":
+        from egiz.cli.logs import use_json_logs
+
+        use_json_logs(level)
+    logging.getLogger("egiz").setLevel(level)
     agent = EdgeAgent(config, base_dir=Path(args.config).resolve().parent)
 
     async def main() -> None:

@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line, for log shippers (Loki, Elasticsearch, journald)."""
+"""Structured logs: one JSON object per line, for log shippers (Loki, Elasticsearch, journald).
+
+Shared by `egiz cloud run` and `egiz edge run` (``--log-format json``); it lives in cli/ because
+only the command line decides how a process logs.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def use_json_logs(level: int = logging.INFO) -> None:
-    """Send every log record (ours and uvicorn's) to stderr as JSON lines."""
+    """Send every log record (ours and the libraries') to stderr as JSON lines."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
