@@ -180,7 +180,9 @@ class UplinkConfig(Contract):
     max_batch_records: int = Field(500, ge=1, description="records per batch at most")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request")
     gzip: bool = Field(True, description="compress batches")
-    bandwidth_cap_bytes_s: float | None = Field(None, gt=0)
+    bandwidth_cap_bytes_s: float | None = Field(
+        None, gt=0, description="average request-body bytes/s at most (metered or satellite link)"
+    )
     heartbeat_interval_s: float = Field(30.0, gt=0)
     backoff: Backoff = Backoff()
 
