@@ -100,7 +100,16 @@ class EdgeAgent:
                 cid = f"egiz-{cfg.uplink.edge_id}-{scfg.name}-{self.outbox.epoch[:8]}"
                 scfg = scfg.model_copy(update={"client_id": cid[:64]})
             src = make_source(scfg, on_note=self._note)
-            if crashed and not (scfg.kind == "opcua" and scfg.backfill):
+            covered = False
+            if hasattr(src, "open_journal"):
+                # MQTT journals what it received before the broker forgets it and replays it
+                # here, so a kill loses nothing (edge/sources/mqtt_journal.py).
+                covered = src.open_journal(
+                    self._path(f"{ob.path}.{scfg.name}.journal"),
+                    discard=self.outbox.fresh,
+                    replay_from=closed * cfg.window.length_s if closed != NO_WINDOW else -math.inf,
+                )
+            if crashed and not covered and not (scfg.kind == "opcua" and scfg.backfill):
                 # Samples of the windows still open at the kill are gone for sources that
                 # cannot be asked again: report [first unemitted window, first new sample).
                 self._crash_gap[scfg.name] = closed * cfg.window.length_s
@@ -264,6 +273,11 @@ class EdgeAgent:
         if results and hasattr(self.runner, "state"):
             meta["models"] = json.dumps(self.runner.state())
         self.outbox.add(items, meta=meta)
+        if results:
+            boundary = self.windower.closed_k * self.windower.length_s
+            for src in self.sources:
+                if hasattr(src, "committed"):  # the MQTT journal drops what is now durable
+                    src.committed(boundary)
         if self.uplink is not None:
             self.uplink.wake.set()
 
