@@ -22,6 +22,7 @@ from egiz.contracts import (
     LedgerEntry,
     LedgerHead,
     LedgerKind,
+    SiteConfig,
     VerifyReport,
     head_message,
     make_entry,
@@ -58,6 +59,18 @@ def load_signing_key(text: str) -> Ed25519PrivateKey:
 def sign_head(key: Ed25519PrivateKey, chain: str, seq: int, hash_: str) -> str:
     """Return the base64 Ed25519 signature of a chain head."""
     return base64.b64encode(key.sign(head_message(chain, seq, hash_))).decode()
+
+
+def open_edge_ledger(config: SiteConfig, base_dir: str | Path = ".") -> EdgeLedger:
+    """Open the site's edge ledger (``control.ledger_path``) with its signing key, if any."""
+    base = Path(base_dir)
+    path = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731
+    up = config.uplink
+    key_text = up.ledger_key.get_secret_value() if up.ledger_key else None
+    if key_text is None and up.ledger_key_file:
+        key_text = path(up.ledger_key_file).read_text(encoding="utf-8")
+    key = load_signing_key(key_text) if key_text else None
+    return EdgeLedger(path(config.control.ledger_path), up.edge_id, key)
 
 
 class EdgeLedger:
@@ -110,6 +123,15 @@ class EdgeLedger:
                 raise
             cur.execute("COMMIT")
         return entry
+
+    def about(self, kind: str, subject: str) -> list[LedgerEntry]:
+        """Return the entries of ``kind`` about ``subject``, in seq order."""
+        rows = self._db.execute(
+            "SELECT body FROM ledger WHERE json_extract(body, '$.kind') = ? AND "
+            "json_extract(body, '$.subject') = ? ORDER BY seq",
+            (str(kind), subject),
+        ).fetchall()
+        return [LedgerEntry.model_validate_json(r[0]) for r in rows]
 
     def entries(self) -> list[LedgerEntry]:
         """Return every entry in seq order."""

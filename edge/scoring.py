@@ -25,6 +25,7 @@ from egiz.models.health.artifact import KIND as HEALTH_KIND
 from egiz.models.health.index import HEALTH_AT_THRESHOLD
 from egiz.models.rul.trend import KIND as TREND_KIND
 
+from .ledger import EdgeLedger, open_edge_ledger
 from .window import WindowResult
 
 
@@ -65,8 +66,54 @@ class TypeModels:
         return v if self.rul_manifest is None else f"{v}+{self.rul_manifest['version']}"
 
 
-def load_models(config: SiteConfig, base_dir: Path) -> dict[str, TypeModels]:
-    """Load every pinned artifact of the site, by asset type; refuse with one clear line."""
+def _artifact_kind(path: Path) -> str:
+    """The manifest's kind, or 'artifact' when even the manifest cannot be read."""
+    try:
+        return str(registry.read_manifest(path).get("kind") or "artifact")
+    except (ModelError, OSError, ValueError):
+        return "artifact"
+
+
+def record_model_change(
+    ledger: EdgeLedger, asset_type: str, path: Path, sha256: str,
+    manifest: dict | None = None, refused: str | None = None,
+) -> None:  # fmt: skip
+    """Ledger an artifact loaded for the first time, a changed sha256, or a refusal.
+
+    One chain subject per (asset type, artifact kind). The same artifact loaded again at a
+    restart is no change; an identical refusal repeated by a restart loop is ledgered once."""
+    kind = manifest["kind"] if manifest else _artifact_kind(path)
+    subject = f"{asset_type}/{kind}"
+    history = ledger.about("model_change", subject)
+    data: dict[str, Any] = {"asset_type": asset_type, "kind": kind, "artifact": str(path),
+                            "sha256": sha256}  # fmt: skip
+    if refused is not None:
+        last = history[-1].data if history else {}
+        if last.get("event") == "refused" and last.get("sha256") == sha256 \
+                and last.get("reason") == refused:  # fmt: skip
+            return
+        ledger.append("model_change", "edge", subject, {**data, "event": "refused",
+                                                         "reason": refused})  # fmt: skip
+        return
+    assert manifest is not None
+    data |= {"name": manifest.get("name"), "version": manifest.get("version")}
+    accepted = [e for e in history if e.data.get("event") in ("loaded", "changed")]
+    if not accepted:
+        ledger.append("model_change", "edge", subject, {**data, "event": "loaded"})
+    elif accepted[-1].data.get("sha256") != sha256:
+        ledger.append("model_change", "edge", subject, {
+            **data, "event": "changed", "previous_sha256": accepted[-1].data.get("sha256"),
+            "previous_version": accepted[-1].data.get("version"),
+        })  # fmt: skip
+
+
+def load_models(
+    config: SiteConfig, base_dir: Path, ledger: EdgeLedger | None = None
+) -> dict[str, TypeModels]:
+    """Load every pinned artifact of the site, by asset type; refuse with one clear line.
+
+    With a ``ledger``, first loads, sha256 changes and refusals become ``model_change``
+    entries of the edge's chain (a refusal is ledgered before the agent stops)."""
     loaded: dict[str, list[tuple[str, dict, Any]]] = {}
     for i, ref in enumerate(config.models):
         path = Path(ref.artifact)
@@ -74,7 +121,11 @@ def load_models(config: SiteConfig, base_dir: Path) -> dict[str, TypeModels]:
         try:
             manifest, obj = registry.load(path, ref.sha256)
         except ModelError as err:
+            if ledger is not None:
+                record_model_change(ledger, ref.asset_type, path, ref.sha256, refused=str(err))
             raise ConfigError(f"models[{i}] ({ref.asset_type}): refused: {err}") from None
+        if ledger is not None:
+            record_model_change(ledger, ref.asset_type, path, ref.sha256, manifest)
         loaded.setdefault(ref.asset_type, []).append((str(path), manifest, obj))
     out = {}
     for atype, arts in loaded.items():
@@ -169,6 +220,25 @@ class AssetScorer:
             explanation={e["feature"]: float(e["share"]) for e in out["explain"]},
         )
 
+    def reset(self, what: list[str]) -> dict[str, Any]:
+        """Start afresh after maintenance; return what was dropped (for the ledger).
+
+        ``health_baseline``: the streaming health state (feature smoothing, thermal lag, settle
+        history, alarm rule), the open model window (its sums mix pre-maintenance data) and
+        the RUL trend, which extrapolates the health of a machine that no longer exists.
+        ``rul_trend``: the trend alone."""
+        dropped: dict[str, Any] = {"rul_points": int(np.isfinite(self.history).sum())}
+        if "health_baseline" in what:
+            dropped |= {"smoothed_windows": len(self.runner.recent),
+                        "alarm_active": bool(self.runner.rule.state().get("active", False)),
+                        "open_window_samples": int(self.counts.sum())}  # fmt: skip
+            self.runner = self.models.health.runner()
+            self.k = None
+            self.sums[:] = 0.0
+            self.counts[:] = 0.0
+        self.history[:] = np.nan
+        return dropped
+
     def state(self) -> dict:
         """Plain-data state (JSON-safe) for the outbox's meta table."""
         return {
@@ -194,11 +264,33 @@ class AssetScorer:
 class EdgeModels:
     """The agent's runner: per asset, aggregate edge windows and score the model windows."""
 
-    def __init__(self, config: SiteConfig, base_dir: str | Path = ".") -> None:
-        self.by_type = load_models(config, Path(base_dir))
+    def __init__(
+        self, config: SiteConfig, base_dir: str | Path = ".", ledger: EdgeLedger | None = None
+    ) -> None:
+        self.by_type = load_models(config, Path(base_dir), ledger)
         self.assets: dict[str, AssetScorer] = {
             a.id: AssetScorer(self.by_type[a.type]) for a in config.assets if a.type in self.by_type
         }
+
+    @classmethod
+    def ledgered(cls, config: SiteConfig, base_dir: str | Path = ".") -> EdgeModels:
+        """Load as the agent does: artifact changes and refusals go into the edge ledger.
+
+        Only with control enabled: the edge ledger (and its signed head) exists only then."""
+        if not config.control.enabled:
+            return cls(config, base_dir)
+        ledger = open_edge_ledger(config, base_dir)
+        try:
+            return cls(config, base_dir, ledger)
+        finally:
+            ledger.close()
+
+    def reset(self, asset: str, what: list[str]) -> dict[str, Any]:
+        """Reset an asset's model state after maintenance; KeyError when it has no model."""
+        scorer = self.assets.get(asset)
+        if scorer is None:
+            raise KeyError(f"no model is pinned for asset {asset!r} at this edge")
+        return {"model": self._pin(scorer), **scorer.reset(what)}
 
     def score(self, window: WindowResult) -> ModelScores | None:
         """Scores when this window completes its asset's model window, else None."""

@@ -221,6 +221,33 @@ def create(
     return public(row)
 
 
+def create_reset(
+    store: Store, issuer: str, site: str, asset: str, resets: list[str], maintenance_id: str,
+    now: float | None = None,
+) -> CommandPublic:  # fmt: skip
+    """Queue the edge-local ``reset_baseline`` that a maintenance record asks for.
+
+    Not an operator command: no limits, no approval (it writes nothing to the PLC), and the
+    engineer's maintenance role was checked by the caller. It lives 24 h so a long outage
+    still resets the twin; it rides the uplink answer and is ledgered like any command."""
+    now = time.time() if now is None else now
+    site_row = store.site(site)
+    cmd = Command(
+        id=uuid.uuid4().hex, asset=asset, action=CommandAction.reset_baseline,
+        value=",".join(resets), issuer=issuer, issued_at=_dt(now),
+        expires_at=_dt(now + MAX_EXPIRY_S), state=CommandState.pending,
+        reason=f"maintenance {maintenance_id}",
+    )  # fmt: skip
+    history = [{"state": CommandState.pending.value, "at": now, "by": issuer}]
+    body = {"command": cmd.model_dump(mode="json"), "critical": False, "history": history,
+            "maintenance_id": maintenance_id}  # fmt: skip
+    row = CommandRow(cmd.id, site, asset, site_row.edge_id if site_row else None,
+                     CommandState.pending.value, now, now + MAX_EXPIRY_S, now, json.dumps(body))  # fmt: skip
+    store.add_command(row)
+    _ledger(store, row, CommandState.pending, issuer, cmd.reason, now)
+    return public(row)
+
+
 def _ledger(store: Store, row: CommandRow, state: CommandState, actor: str,
             reason: str | None, now: float) -> None:  # fmt: skip
     c = json.loads(row.body)["command"]

@@ -6,16 +6,21 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ..errors import Forbidden, NotFound
 from ..store import Store
-from . import ledger
+from . import commands, ledger
 from .auth import Action, Principal, Role, authorize
 
 #: Who may record maintenance: the people who do it or direct it.
 MAINTENANCE_ROLES = frozenset({Role.engineer, Role.operator, Role.admin})
+#: What a record may reset in the twin. ``health_baseline``: the asset's model state at the
+#: edge (health smoothing, alarm rule, open model window) and the RUL trend built on it;
+#: ``rul_trend``: the RUL trend alone.
+Resettable = Literal["health_baseline", "rul_trend"]
 
 
 class MaintenanceCreate(BaseModel):
@@ -23,9 +28,9 @@ class MaintenanceCreate(BaseModel):
 
     action: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", examples=["bearing_replaced"])
     note: str = Field("", max_length=2000)
-    resets: list[str] = Field(
+    resets: list[Resettable] = Field(
         default_factory=lambda: ["health_baseline"],
-        description="what the twin should start afresh, e.g. the health baseline",
+        description="what the twin should start afresh (empty: nothing, e.g. an inspection)",
     )
 
 
@@ -40,6 +45,9 @@ class MaintenancePublic(BaseModel):
     by: str
     ts: datetime
     ledger_seq: int
+    command_id: str | None = Field(
+        None, description="the reset_baseline command that carries the resets to the edge"
+    )
 
 
 class MaintenanceList(BaseModel):
@@ -60,12 +68,18 @@ def record(store: Store, user: Principal, site: str, asset: str, req: Maintenanc
     if not any(a.asset == asset for a in store.assets(site)):
         raise NotFound(f"no asset {site}.{asset}")
     rid = uuid.uuid4().hex
+    resets = list(dict.fromkeys(req.resets))
     entry = ledger.append(store, ledger.signer_for(store), "maintenance", user.username,
                           f"{site}.{asset}", {"id": rid, "action": req.action, "note": req.note,
-                                              "resets": req.resets}, now)  # fmt: skip
+                                              "resets": resets}, now)  # fmt: skip
+    # The twin's model state lives at the edge: the reset rides the uplink answer like a
+    # command, is executed locally there, ledgered in the edge's chain and reported back.
+    cmd = (commands.create_reset(store, user.username, site, asset, resets, rid, now)
+           if resets else None)  # fmt: skip
     out = MaintenancePublic(id=rid, asset=f"{site}.{asset}", action=req.action, note=req.note,
-                            resets=req.resets, by=user.username,
-                            ts=datetime.fromtimestamp(now, UTC), ledger_seq=entry.seq)  # fmt: skip
+                            resets=resets, by=user.username,
+                            ts=datetime.fromtimestamp(now, UTC), ledger_seq=entry.seq,
+                            command_id=cmd.id if cmd else None)  # fmt: skip
     store.add_maintenance(rid, site, asset, now, out.model_dump_json())
     return out
 

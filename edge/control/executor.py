@@ -25,7 +25,7 @@ from egiz.contracts import (
     UplinkAnswer,
 )
 
-from ..ledger import EdgeLedger, load_signing_key
+from ..ledger import open_edge_ledger
 from .actuator import ActuatorError, OpcUaActuator
 from .checks import check_clock, check_command, check_expiry
 from .journal import Journal
@@ -33,6 +33,9 @@ from .journal import Journal
 log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], None]
+#: Resets an asset's model state (asset, what) and returns what was dropped; KeyError when
+#: the asset has no model at this edge.
+ResetModel = Callable[[str, list[str]], dict[str, Any]]
 #: Seconds a start/stop has to show up in the asset's ``running`` signal.
 READBACK_WAIT_S = 5.0
 
@@ -51,20 +54,17 @@ class Controller:
         base_dir: str | Path = ".",
         emit: Emit,
         clock_offset: Callable[[], float | None],
+        reset_model: ResetModel | None = None,
     ) -> None:
         self.config = config
         self.policy = config.control
         base = Path(base_dir)
         path = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731
         self.journal = Journal(path(self.policy.journal_path))
-        up = config.uplink
-        key_text = up.ledger_key.get_secret_value() if up.ledger_key else None
-        if key_text is None and up.ledger_key_file:
-            key_text = path(up.ledger_key_file).read_text(encoding="utf-8")
-        key = load_signing_key(key_text) if key_text else None
-        self.ledger = EdgeLedger(path(self.policy.ledger_path), up.edge_id, key)
+        self.ledger = open_edge_ledger(config, base)
         self.emit = emit
         self.clock_offset = clock_offset
+        self.reset_model = reset_model
         self.actuator = self._actuator()
         self.tripped: dict[str, str] = {}
         self._latched: set[int] = set()
@@ -138,6 +138,10 @@ class Controller:
             self.journal.move(cmd.id, "writing", "unknown", "the edge restarted mid-write")
             self._ledger(cmd, "unknown", "the edge restarted mid-write")
             self._report()
+            if cmd.action == CommandAction.reset_baseline:
+                # Local and idempotent (the reset state may not have been saved): do it again.
+                await self._reset(cmd, "unknown", "re-applied after restart: ")
+                continue
             ok, readback, why = await self._verify(cmd)
             state = "executed" if ok else "failed"
             reason = f"resolved after restart by read-back: {why}"
@@ -159,6 +163,12 @@ class Controller:
         why = check_expiry(cmd, now, offset)
         if why:
             return self._settle(cmd, "received", "expired", why)
+        if cmd.action == CommandAction.reset_baseline:
+            # Edge-local (no PLC write): no limits or interlocks, only whether a model is here.
+            if self.reset_model is None:
+                return self._settle(cmd, "received", "rejected",
+                                    "no model runs at this edge: nothing to reset")  # fmt: skip
+            return self._settle(cmd, "received", "accepted", None)
         current = None
         if cmd.action == CommandAction.set_setpoint and self.actuator is not None:
             with contextlib.suppress(ActuatorError):
@@ -173,10 +183,13 @@ class Controller:
         self._settle(cmd, "received", "accepted", None)
 
     async def _execute(self, cmd: Command) -> None:
-        assert self.actuator is not None
         # Commit 'writing' first: after a crash this row says "maybe written" (at most once).
         if not self.journal.move(cmd.id, "accepted", "writing"):
             return
+        if cmd.action == CommandAction.reset_baseline:
+            await self._reset(cmd, "writing")
+            return
+        assert self.actuator is not None
         try:
             if cmd.action == CommandAction.set_setpoint:
                 await self.actuator.write(cmd.asset, cmd.setpoint or "", float(cmd.value))  # type: ignore[arg-type]
@@ -187,6 +200,22 @@ class Controller:
             return
         ok, readback, why = await self._verify(cmd)
         self._settle(cmd, "writing", "executed" if ok else "failed", why, readback)
+
+    async def _reset(self, cmd: Command, expect: str, prefix: str = "") -> None:
+        """Reset the asset's model state (maintenance); ledger what was dropped."""
+        what = [w for w in str(cmd.value or "health_baseline").split(",") if w]
+        try:
+            if self.reset_model is None:
+                raise KeyError("no model runs at this edge: nothing to reset")
+            dropped = self.reset_model(cmd.asset, what)
+        except KeyError as err:
+            self._settle(cmd, expect, "failed", f"{prefix}{err.args[0] if err.args else err}")
+            return
+        self.ledger.append("maintenance", "edge", cmd.asset, {
+            "command_id": cmd.id, "resets": what, "reason": cmd.reason, "dropped": dropped,
+        })  # fmt: skip
+        why = f"{prefix}model state reset ({', '.join(what)})"
+        self._settle(cmd, expect, "executed", why)
 
     async def _verify(self, cmd: Command) -> tuple[bool, float | None, str]:
         """Read back what the command should have changed."""

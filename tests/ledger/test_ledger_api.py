@@ -35,6 +35,14 @@ def test_ledger_api_verify_and_maintenance(tmp_path: Path) -> None:
         body = {"action": "bearing_replaced", "note": "DE bearing, SKF 6312"}
         r = c.post("/api/v1/assets/plant.p1/maintenance", json=body, headers=h["eng"])
         assert r.status_code == 201 and r.json()["resets"] == ["health_baseline"], r.text
+        record = r.json()
+        # The reset rides to the edge as a reset_baseline command, pending until delivered.
+        cmd = c.get(f"/api/v1/commands/{record['command_id']}", headers=h["view"]).json()
+        assert cmd["action"] == "reset_baseline" and cmd["state"] == "pending", cmd
+        assert cmd["value"] == "health_baseline" and record["id"] in cmd["reason"], cmd
+        bad = {**body, "resets": ["everything"]}
+        assert c.post("/api/v1/assets/plant.p1/maintenance", json=bad,
+                      headers=h["eng"]).status_code == 422  # fmt: skip
         assert c.post("/api/v1/assets/plant.p1/maintenance", json=body,
                       headers=h["view"]).status_code == 403  # fmt: skip
         listed = c.get("/api/v1/assets/plant.p1/maintenance", headers=h["view"]).json()
@@ -44,7 +52,7 @@ def test_ledger_api_verify_and_maintenance(tmp_path: Path) -> None:
         cloud = r.json()["chains"][0]
         assert cloud["chain"] == "cloud" and cloud["heads_checked"] == cloud["entries"] >= 1
         # Tamper with the maintenance entry's note in the database.
-        seq = cloud["entries"]
+        seq = record["ledger_seq"]
         e = LedgerEntry.model_validate_json(store.ledger_entries("cloud")[seq - 1])
         assert e.kind == "maintenance" and e.actor == "eng"
         forged = e.model_copy(update={"data": {**e.data, "note": "nothing happened"}})
