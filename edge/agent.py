@@ -49,7 +49,7 @@ class EdgeAgent:
         self.base_dir = Path(base_dir or ".")
         # Pinned artifacts load (and are refused, with a ConfigError) before anything starts.
         if runner is None:
-            runner = EdgeModels(config, self.base_dir) if config.models else PassThrough()
+            runner = EdgeModels.ledgered(config, self.base_dir) if config.models else PassThrough()
         self.runner = runner
         self._http = http_client
         self.catalog = Catalog.from_site(config)
@@ -124,7 +124,9 @@ class EdgeAgent:
         if cfg.control.enabled:  # issue 7: commands, read-back, local trips, signed ledger head
             self.control = Controller(cfg, base_dir=self.base_dir, emit=self._control_emit,
                                       clock_offset=lambda: self.uplink.clock_offset_s
-                                      if self.uplink else None)  # fmt: skip
+                                      if self.uplink else None,
+                                      reset_model=self._reset_model
+                                      if hasattr(self.runner, "reset") else None)  # fmt: skip
             tasks.append(self._guard("control", _bind(self.control.run, stop)))
         if cfg.uplink.url:
             self.uplink = Uplink(
@@ -321,6 +323,14 @@ class EdgeAgent:
         self.outbox.add([Item(LANE_EVENT, body, asset=body.get("asset"), data_ts=time.time())])
         if self.uplink is not None:
             self.uplink.wake.set()
+
+    def _reset_model(self, asset: str, what: list[str]) -> dict[str, Any]:
+        """Maintenance (issue 7): reset an asset's model state and save it at once, so a
+        restart does not bring back the state the engineer reset."""
+        dropped = self.runner.reset(asset, what)  # type: ignore[attr-defined]
+        if self.outbox is not None:
+            self.outbox.set_meta({"models": json.dumps(self.runner.state())})  # type: ignore[attr-defined]
+        return dropped
 
     def _note(self, note: SourceNote) -> None:
         sev = "low" if note.kind == "malformed_input" else "info"
