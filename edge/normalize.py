@@ -25,15 +25,17 @@ class Catalog:
     units: tuple[str, ...]  # canonical unit per series
     lo: np.ndarray  # valid range per series; -inf/inf when the type declares none
     hi: np.ndarray
+    asset_of: np.ndarray  # asset number per series (series are numbered asset by asset)
 
     @classmethod
     def from_site(cls, config: SiteConfig) -> Catalog:
         """Build the catalogue from the site's assets and their types' signals."""
         types = {t.name: t for t in config.asset_types}
-        keys, units, lo, hi = [], [], [], []
-        for asset in config.assets:
+        keys, units, lo, hi, asset_of = [], [], [], [], []
+        for number, asset in enumerate(config.assets):
             for spec in types[asset.type].signals:
                 keys.append((asset.id, spec.name))
+                asset_of.append(number)
                 units.append(spec.unit)
                 lo.append(spec.range[0] if spec.range else -np.inf)
                 hi.append(spec.range[1] if spec.range else np.inf)
@@ -43,6 +45,7 @@ class Catalog:
             tuple(units),
             np.asarray(lo, dtype=np.float64),
             np.asarray(hi, dtype=np.float64),
+            np.asarray(asset_of, dtype=np.int64),
         )
 
     def __len__(self) -> int:
@@ -108,7 +111,8 @@ class RefMap:
 
 def normalize(batch: SampleBatch, refmap: RefMap) -> Normalized:
     """Map, convert, stamp and flag one batch (call ``refmap.sync()`` first for new refs)."""
-    series = refmap.series[batch.ref]
+    # np.take rather than fancy indexing: the same gather, a third of the time.
+    series = np.take(refmap.series, batch.ref)
     known = series >= 0
     unmapped = int(series.shape[0] - np.count_nonzero(known))
     ref = batch.ref
@@ -121,13 +125,14 @@ def normalize(batch: SampleBatch, refmap: RefMap) -> Normalized:
             value[known],
             quality[known],
         )
-    value = value * refmap.scale[ref] + refmap.offset[ref]
+    value = np.take(refmap.scale, ref) * value
+    value += np.take(refmap.offset, ref)
     missing = np.isnan(ts)
     fallback = int(np.count_nonzero(missing))
     if fallback:
         ts = np.where(missing, batch.received, ts)
-    lo, hi = refmap.catalog.lo[series], refmap.catalog.hi[series]
-    oor = (value < lo) | (value > hi)
+    oor = value < np.take(refmap.catalog.lo, series)
+    oor |= value > np.take(refmap.catalog.hi, series)
     nan = np.isnan(value)
     if nan.any():
         # A source that delivered no number (a string, an empty variant) gave a bad sample.

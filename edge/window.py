@@ -18,7 +18,6 @@ signal):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,15 +32,86 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-@dataclass(slots=True)
-class WindowResult:
-    """One asset's closed window: plain dicts shaped like WindowSummary (without seq)."""
+#: The per-signal statistics of a summary, in the order the stats block stores them.
+STAT_FIELDS = (
+    "count", "bad", "uncertain", "out_of_range", "min", "max", "mean", "std", "last", "last_ts"
+)  # fmt: skip
 
-    asset: str
-    index: int  # k: the window starts at k * length_s
-    start: float
-    length_s: float
-    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+class _StatsBlock:
+    """One close()'s statistics as columns; Python lists are made once, when a record is needed.
+
+    The hot path ends with arrays: turning 5,000 signals into dicts is paid only by the windows
+    that really become records (the outbox boundary), all of a close's windows at once.
+    """
+
+    __slots__ = ("_cols", "_names", "arrays", "keys", "series")
+
+    def __init__(
+        self, arrays: dict[str, np.ndarray], series: np.ndarray, keys: tuple[tuple[str, str], ...]
+    ) -> None:
+        self.arrays = arrays
+        self.series = series  # catalogue series id per row
+        self.keys = keys
+        self._cols: list[list[Any]] | None = None
+        self._names: list[str] = []
+
+    def signals(self, lo: int, hi: int) -> dict[str, dict[str, Any]]:
+        if self._cols is None:
+            a = self.arrays
+            lt = a["last_ts"]
+            iso_ts = np.full(lt.shape[0], None, dtype=object)
+            ok = ~np.isnan(lt)
+            if ok.any():
+                # Vectorized ISO-8601 (microseconds, Z): one call instead of one per signal.
+                us = np.round(lt[ok] * 1e6).astype("datetime64[us]")
+                iso_ts[ok] = np.datetime_as_string(us, timezone="UTC")
+            ints = [a[c].tolist() for c in STAT_FIELDS[:4]]
+            floats = [_nones(a[c]) for c in STAT_FIELDS[4:9]]
+            self._cols = [*ints, *floats, iso_ts.tolist()]
+            keys = self.keys
+            self._names = [keys[s][1] for s in self.series.tolist()]
+        rows = zip(*(c[lo:hi] for c in self._cols), strict=True)
+        return {
+            name: dict(zip(STAT_FIELDS, row, strict=True))
+            for name, row in zip(self._names[lo:hi], rows, strict=True)
+        }
+
+
+class WindowResult:
+    """One asset's closed window; ``signals`` are plain dicts shaped like WindowSummary's."""
+
+    __slots__ = ("_block", "_rows", "_signals", "asset", "index", "length_s", "start")
+
+    def __init__(
+        self,
+        asset: str,
+        index: int,  # k: the window starts at k * length_s
+        start: float,
+        length_s: float,
+        signals: dict[str, dict[str, Any]] | None = None,
+        *,
+        block: _StatsBlock | None = None,
+        rows: tuple[int, int] = (0, 0),
+    ) -> None:
+        self.asset = asset
+        self.index = index
+        self.start = start
+        self.length_s = length_s
+        self._signals = signals if signals is not None or block is not None else {}
+        self._block = block
+        self._rows = rows
+
+    @property
+    def signals(self) -> dict[str, dict[str, Any]]:
+        if self._signals is None:
+            assert self._block is not None
+            self._signals = self._block.signals(*self._rows)
+        return self._signals
+
+    def stat(self, name: str) -> dict[str, Any]:
+        """Return one statistic for every signal of this window (``{signal: value}``)."""
+        return {sig: s[name] for sig, s in self.signals.items()}
 
     def record(self) -> dict[str, Any]:
         """Return the WindowSummary body (seq is added by the outbox)."""
@@ -53,66 +123,83 @@ class WindowResult:
             "signals": self.signals,
         }
 
-
-def _stable_order(key: np.ndarray) -> np.ndarray:
-    """Stable argsort; numpy radix-sorts 16-bit keys in linear time, so use them when they fit."""
-    if key.shape[0] and int(key.max()) < 65536:
-        return np.argsort(key.astype(np.uint16), kind="stable")
-    return np.argsort(key, kind="stable")
+    def __repr__(self) -> str:
+        return f"WindowResult({self.asset!r}, k={self.index}, start={self.start})"
 
 
-def window_stats(
-    k: np.ndarray,
-    series: np.ndarray,
+def window_index(ts: np.ndarray, length_s: float) -> np.ndarray:
+    """Return ``floor(ts / length_s)`` as int64 (truncation is floor for non-negative times)."""
+    q = ts / length_s
+    k = q.astype(np.int64)
+    if q.shape[0] and q.min() < 0:  # times before 1970: truncation rounds the wrong way
+        k = np.floor(q).astype(np.int64)
+    return k
+
+
+def sorted_stats(
+    key: np.ndarray,
     ts: np.ndarray,
     value: np.ndarray,
-    quality: np.ndarray,
-    oor: np.ndarray,
+    quality: np.ndarray | None,
+    oor: np.ndarray | None,
 ) -> dict[str, np.ndarray]:
-    """Statistics per (k, series) group; arrays in arrival order. Returns one row per group."""
-    # One int64 group key per (window, series); the sorts are stable, so samples sharing a
-    # key and a timestamp stay in arrival order and the last one received comes last.
-    k0, width = int(k.min()), int(series.max()) + 1
-    key = (k - k0) * width + series
-    n = k.shape[0]
-    order = _stable_order(key)
-    key_s, ts_s = key[order], ts[order]
-    same = key_s[1:] == key_s[:-1]
-    if n > 1 and not np.all((ts_s[1:] >= ts_s[:-1]) | ~same):
-        # Some signal's samples arrived out of time order (backfill): sort by time too.
-        order = np.lexsort((ts, key))
-        key_s, ts_s = key[order], ts[order]
-        same = key_s[1:] == key_s[:-1]
-    dup = same & (ts_s[1:] == ts_s[:-1])
-    if dup.any():
-        keep = np.ones(n, dtype=bool)
-        keep[:-1] = ~dup
-        order, key_s, ts_s = order[keep], key_s[keep], ts_s[keep]
-        same = key_s[1:] == key_s[:-1]
-        n = key_s.shape[0]
-    value, quality, oor = value[order], quality[order], oor[order]
-    starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    """Statistics per group of equal ``key``; rows sorted by key, arrival order within a key.
+
+    ``quality``/``oor`` None mean "all good" / "none out of range" (the caller checked).
+    Returns one row per group, in key order.
+    """
+    n = key.shape[0]
+    new = key[1:] != key[:-1]  # a group starts after each True
+    # Within a group, timestamps must increase strictly; one cheap pass finds the exceptions.
+    suspect = ts[1:] <= ts[:-1]
+    suspect &= ~new
+    if suspect.any():
+        if (ts[1:][suspect] < ts[:-1][suspect]).any():
+            # Some signal's samples arrived out of time order (backfill): sort by time too;
+            # lexsort is stable, so equal timestamps stay in arrival order.
+            p = np.lexsort((ts, key))
+            key, ts, value = key[p], ts[p], value[p]
+            quality = None if quality is None else quality[p]
+            oor = None if oor is None else oor[p]
+            new = key[1:] != key[:-1]
+        dup = ts[1:] == ts[:-1]
+        dup &= ~new
+        if dup.any():  # the same timestamp twice: the last one received wins
+            keep = np.ones(n, dtype=bool)
+            keep[:-1] = ~dup
+            key, ts, value = key[keep], ts[keep], value[keep]
+            quality = None if quality is None else quality[keep]
+            oor = None if oor is None else oor[keep]
+            new = key[1:] != key[:-1]
+            n = key.shape[0]
+    starts = np.flatnonzero(new)
+    starts += 1
+    starts = np.concatenate(([0], starts))
     groups = starts.shape[0]
     count = np.diff(np.append(starts, n))
-    gkey = key_s[starts]
     zeros = np.zeros(groups, dtype=np.int64)
-    bad_mask = quality == BAD
-    n_bad = np.add.reduceat(bad_mask.astype(np.int64), starts) if bad_mask.any() else zeros
-    unc = quality == UNCERTAIN
+
+    def tally(mask: np.ndarray | None) -> np.ndarray:
+        if mask is None or not mask.any():
+            return zeros
+        return np.add.reduceat(mask.astype(np.int64), starts)
+
+    bad_mask = None if quality is None else quality == BAD
+    n_bad = tally(bad_mask)
     out: dict[str, np.ndarray] = {
-        "k": gkey // width + k0,
-        "series": gkey % width,
+        "key": key[starts],
         "count": count,
         "bad": n_bad,
-        "uncertain": np.add.reduceat(unc.astype(np.int64), starts) if unc.any() else zeros,
-        "out_of_range": np.add.reduceat(oor.astype(np.int64), starts) if oor.any() else zeros,
+        "uncertain": tally(None if quality is None else quality == UNCERTAIN),
+        "out_of_range": tally(oor),
     }
     if n_bad is zeros:  # the common case: every sample usable, groups are the sorted runs
-        v, t, gs, present, n_good = value, ts_s, starts, slice(None), count
+        v, t, gs, present, n_good = value, ts, starts, slice(None), count
     else:
+        assert bad_mask is not None
         good = ~bad_mask
         gid = np.repeat(np.arange(groups), count)[good]
-        v, t = value[good], ts_s[good]
+        v, t = value[good], ts[good]
         n_good = count - n_bad
         gs = np.flatnonzero(np.concatenate(([True], gid[1:] != gid[:-1]))) if v.size else gs_empty()
         present = gid[gs]
@@ -121,9 +208,11 @@ def window_stats(
         ge = np.append(gs[1:], v.shape[0]) - 1
         sizes = np.diff(np.append(gs, v.shape[0]))
         m = np.add.reduceat(v, gs) / sizes
-        dev = v - np.repeat(m, sizes)
+        dev = np.repeat(m, sizes)  # two-pass variance: squared deviations from the mean
+        np.subtract(v, dev, out=dev)
+        np.square(dev, out=dev)
         mean[present] = m
-        var[present] = np.add.reduceat(dev * dev, gs) / sizes
+        var[present] = np.add.reduceat(dev, gs) / sizes
         mn[present] = np.minimum.reduceat(v, gs)
         mx[present] = np.maximum.reduceat(v, gs)
         last[present] = v[ge]  # rows are sorted by ts within a group
@@ -137,6 +226,24 @@ def window_stats(
 def gs_empty() -> np.ndarray:
     """An empty index array (no usable sample at all)."""
     return np.zeros(0, dtype=np.int64)
+
+
+def window_stats(
+    k: np.ndarray,
+    series: np.ndarray,
+    ts: np.ndarray,
+    value: np.ndarray,
+    quality: np.ndarray,
+    oor: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Statistics per (k, series) group; arrays in arrival order. Returns one row per group."""
+    k0, width = int(k.min()), int(series.max()) + 1
+    key = (k - k0) * width + series
+    order = np.argsort(key, kind="stable")
+    st = sorted_stats(key[order], ts[order], value[order], quality[order], oor[order])
+    gkey = st.pop("key")
+    st["k"], st["series"] = gkey // width + k0, gkey % width
+    return st
 
 
 class Windower:
@@ -206,60 +313,78 @@ class Windower:
         upto = self.due() if upto_k is None else upto_k
         if not self._chunks or upto <= self.closed_k:
             return []
-        cat = lambda name: np.concatenate([getattr(c, name) for c in self._chunks])  # noqa: E731
-        series, ts, value, quality, oor = (
-            cat(n) for n in ("series", "ts", "value", "quality", "out_of_range")
-        )
-        k = np.floor(ts / self.length_s).astype(np.int64)
-        late = k < self.closed_k
-        self.late += int(np.count_nonzero(late))
-        ready = (k < upto) & ~late
-        keep = k >= upto
-        self._chunks = [Normalized(series[keep], ts[keep], value[keep], quality[keep], oor[keep])]
+        chunks = self._chunks
+        if len(chunks) == 1:
+            c = chunks[0]
+            series, ts, value, quality, oor = c.series, c.ts, c.value, c.quality, c.out_of_range
+        else:
+            cat = lambda name: np.concatenate([getattr(c, name) for c in chunks])  # noqa: E731
+            series, ts, value, quality, oor = (
+                cat(n) for n in ("series", "ts", "value", "quality", "out_of_range")
+            )
+        k = window_index(ts, self.length_s)
+        k0 = int(k.min())
+        closed = self.closed_k
         self.closed_k = upto
-        if not ready.any():
+        if k0 >= upto:  # nothing ready yet
+            self._chunks = [Normalized(series, ts, value, quality, oor)]
             return []
-        st = window_stats(
-            k[ready], series[ready], ts[ready], value[ready], quality[ready], oor[ready]
+        # One stable sort by (window, series) groups every signal's window; the ready windows
+        # are then a prefix and the samples of open windows the rest (kept in that order:
+        # the next sort finds them as one presorted run).
+        width = len(self.catalog)
+        key = k - k0
+        span = (int(k.max()) - k0 + 1) * width  # every key is below this
+        if span < 2**31:
+            key = key.astype(np.int32)  # a narrower key sorts faster
+        key *= width
+        key += series
+        order = np.argsort(key, kind="stable")
+        key_s = np.take(key, order)
+        # Samples of windows closed before are late (only possible through rounding at edges).
+        bounds = [min(max((w - k0) * width, 0), span) for w in (closed, upto)]
+        first, ready_end = np.searchsorted(key_s, np.array(bounds, dtype=key_s.dtype))
+        first, ready_end = int(first), int(ready_end)
+        self.late += first
+        rest = order[ready_end:]
+        self._chunks = (
+            [Normalized(*(np.take(a, rest) for a in (series, ts, value, quality, oor)))]
+            if rest.shape[0]
+            else []
         )
-        return self._results(st)
+        if ready_end <= first:
+            return []
+        ready = order[first:ready_end]
+        st = sorted_stats(
+            key_s[first:ready_end],
+            np.take(ts, ready),
+            np.take(value, ready),
+            np.take(quality, ready) if quality.any() else None,
+            np.take(oor, ready) if oor.any() else None,
+        )
+        gkey = st["key"]
+        return self._results(st, gkey // width + k0, gkey % width)
 
-    def _results(self, st: dict[str, np.ndarray]) -> list[WindowResult]:
-        out: dict[tuple[int, str], WindowResult] = {}
+    def _results(
+        self, st: dict[str, np.ndarray], k: np.ndarray, series: np.ndarray
+    ) -> list[WindowResult]:
+        # Rows are sorted by (window, series) and a site's series are numbered asset by asset,
+        # so each (window, asset) is one contiguous run of rows.
+        asset_of = self.catalog.asset_of[series]
+        brk = np.flatnonzero((k[1:] != k[:-1]) | (asset_of[1:] != asset_of[:-1])) + 1
+        lo = np.concatenate(([0], brk)).tolist()
+        hi = [*lo[1:], int(k.shape[0])]
         keys = self.catalog.keys
-        lt = st["last_ts"]
-        iso_ts = np.full(lt.shape[0], None, dtype=object)
-        ok = ~np.isnan(lt)
-        if ok.any():
-            # Vectorized ISO-8601 (microseconds, Z): one call instead of one per signal.
-            us = np.round(lt[ok] * 1e6).astype("datetime64[us]")
-            iso_ts[ok] = np.datetime_as_string(us, timezone="UTC")
-        cols = [
-            st[c].tolist() for c in ("k", "series", "count", "bad", "uncertain", "out_of_range")
-        ]
-        stats = [_nones(st[c]) for c in ("min", "max", "mean", "std", "last")]
+        block = _StatsBlock(st, series, keys)
         length = self.length_s
-        for kk, sid, cnt, bad, unc, oor, mn, mx, mean, std, last, lts in zip(
-            *cols, *stats, iso_ts.tolist(), strict=True
-        ):
-            asset, signal = keys[sid]
-            res = out.get((kk, asset))
-            if res is None:
-                res = out[(kk, asset)] = WindowResult(asset, kk, kk * length, length)
-            res.signals[signal] = {
-                "count": cnt,
-                "bad": bad,
-                "uncertain": unc,
-                "out_of_range": oor,
-                "min": mn,
-                "max": mx,
-                "mean": mean,
-                "std": std,
-                "last": last,
-                "last_ts": lts,
-            }
+        ks = k[lo].tolist()
+        first_series = series[lo].tolist()
+        out = [
+            WindowResult(keys[sid][0], kk, kk * length, length, block=block, rows=(a, b))
+            for kk, sid, a, b in zip(ks, first_series, lo, hi, strict=True)
+        ]
         self.made += len(out)
-        return list(out.values())
+        return out
 
 
 def _nones(a: np.ndarray) -> list[float | None]:
