@@ -10,7 +10,12 @@ quantile so neither dominates by scale:
 
 The fused score ``s`` is calibrated to the declared false-alarm rate like every detector
 (``threshold_``), and ``health = 100 · 2^(−s / threshold_)``: 100 on the baseline, 50 exactly at
-the alarm threshold, → 0 as the asset departs. :meth:`HealthIndex.explain` says which features
+the alarm threshold, → 0 as the asset departs. Beyond ``s / threshold_ = 512`` the exponent
+grows with the logarithm of the score instead (:func:`health_from_distance`): a plain ``2^−x``
+underflows to exactly 0 past x ≈ 1074, and a health pinned at 0 hides how fast an asset that
+is already far from its baseline keeps degrading (the health-trend RUL reads that trend back
+through :func:`distance_from_health`). Alarm levels (health 50 and 70) sit at x ≤ 1, where the
+mapping is unchanged. :meth:`HealthIndex.explain` says which features
 moved it (their share of the Mahalanobis distance and their signed z).
 """
 
@@ -23,6 +28,46 @@ from egiz.models.anomaly.calibration import calibrate_threshold
 
 #: Health at the calibrated threshold; the alarm rule's default raise level.
 HEALTH_AT_THRESHOLD = 50.0
+
+#: Distance (score / threshold) up to which health is exactly ``100 · 2^−x`` ...
+DISTANCE_KNEE = 512.0
+#: ... and beyond which the exponent grows by this much per doubling of the distance, so
+#: health stays a positive float64 (> 1e-300) up to distances of ~1e10 thresholds.
+DISTANCE_TAIL_BITS = 16.0
+
+
+def health_from_distance(x: np.ndarray | float) -> np.ndarray:
+    """Health 0–100 from the fused score in threshold units, ``x = s / threshold`` (≥ 0).
+
+    Examples
+    --------
+    >>> health_from_distance(np.array([0.0, 1.0, 2.0])).tolist()
+    [100.0, 50.0, 25.0]
+    >>> bool(health_from_distance(1e5) > health_from_distance(1e6) > 0)
+    True
+    """
+    x = np.maximum(np.asarray(x, dtype=float), 0.0)
+    with np.errstate(divide="ignore"):
+        tail = DISTANCE_KNEE + DISTANCE_TAIL_BITS * np.log2(
+            np.maximum(x, DISTANCE_KNEE) / DISTANCE_KNEE
+        )
+    return 100.0 * np.exp2(-np.where(x <= DISTANCE_KNEE, x, tail))
+
+
+def distance_from_health(h: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`health_from_distance` (health 0 maps to the largest finite distance).
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 0.5, 3.0, 700.0, 3.4e5])
+    >>> bool(np.allclose(distance_from_health(health_from_distance(x)), x))
+    True
+    """
+    y = np.log2(100.0 / np.clip(np.asarray(h, dtype=float), 1e-300, 100.0))
+    tail = DISTANCE_KNEE * np.exp2(
+        (np.maximum(y, DISTANCE_KNEE) - DISTANCE_KNEE) / DISTANCE_TAIL_BITS
+    )
+    return np.where(y <= DISTANCE_KNEE, y, tail)
 
 
 class HealthIndex(_Detector):
@@ -95,8 +140,7 @@ class HealthIndex(_Detector):
 
     def health(self, X: np.ndarray) -> np.ndarray:
         """Health 0–100 per row: 100 on the baseline, 50 at the calibrated alarm threshold."""
-        s = self.score_samples(X)
-        return 100.0 * np.exp2(-s / max(self.threshold_, 1e-12))
+        return health_from_distance(self.score_samples(X) / max(self.threshold_, 1e-12))
 
     def explain(self, X: np.ndarray, names: list[str], top: int = 3) -> list[list[dict]]:
         """Per row, the ``top`` features that moved health most: share of distance and signed z."""

@@ -4,8 +4,10 @@ The health index (``egiz.models.health``) falls as an asset degrades. Over the l
 windows a least-squares line through the scored health values is extrapolated to ``h_fail_``
 (the median health seen in the last windows before a failure in training). That raw estimate
 is then calibrated on run-to-failure training episodes with the usual capped target
-(``min(true RUL, cap_h)``): per quantile bin of the raw estimate, the median residual is added
-to the estimate, and empirical residual quantiles give the interval. Everything is a handful
+(``min(true RUL, cap_h)``): per cell of (quantile bin of the raw estimate × bin of the current
+distance level), the median residual is added to the estimate, and empirical residual
+quantiles give the interval; a sparse cell at a degraded level uses that level's RUL quantiles
+instead, and any other sparse cell its raw-estimate bin. Everything is a handful
 of arrays, so inference is numpy alone (artifact kind ``rul-trend``).
 
 Examples
@@ -34,13 +36,26 @@ import numpy as np
 
 from egiz.models.artifacts.store import load_artifact, save_artifact
 from egiz.models.errors import ArtifactError
+from egiz.models.health.index import distance_from_health
 
 KIND = "rul-trend"
 
+#: Edges on sqrt(distance) (1.0 = health 50): fine up to 13 (where the mine's assets live),
+#: then geometric (x1.5) up to ~500, so an asset that is already far from its baseline (the
+#: demo's pump-2 sits at distance ~3,400 thresholds before it wears out) still gets cells that
+#: tell a fresh fault from one about to fail.
+LEVELS = (0.7, 1.0, 1.5, 2.5, 4.0, 6.0, 9.0, 13.0,
+          20.0, 30.0, 45.0, 67.0, 100.0, 150.0, 225.0, 340.0, 500.0)  # fmt: skip
+
 
 def distance(h: np.ndarray | float) -> np.ndarray:
-    """sqrt of the health index's distance score log2(100 / health) (~ linear in damage)."""
-    return np.sqrt(np.log2(100.0 / np.clip(h, 1e-300, 100.0)))
+    """sqrt of the health index's distance score (score / threshold, ~ linear in damage).
+
+    Read back from health through the index's own inverse mapping: ``log2(100 / health)`` up
+    to 512 thresholds, a logarithmic tail beyond (where ``2^−x`` would underflow to 0 and a
+    far-gone asset's trend would vanish).
+    """
+    return np.sqrt(distance_from_health(h))
 
 
 def trailing(h: np.ndarray, span: int) -> np.ndarray:
@@ -78,7 +93,8 @@ class HealthTrendRul:
         cap_h: float = 500.0,
         quantiles: tuple[float, float] = (0.1, 0.9),
         bins: int = 8,
-        levels: tuple[float, ...] = (0.7, 1.0, 1.5, 2.5, 4.0, 6.0, 9.0, 13.0),
+        levels: tuple[float, ...] = LEVELS,
+        min_cell: int = 20,
     ) -> None:
         self.span = span
         self.min_points = min_points
@@ -86,6 +102,7 @@ class HealthTrendRul:
         self.quantiles = tuple(quantiles)
         self.bins = bins
         self.levels = tuple(levels)
+        self.min_cell = min_cell
 
     def raw(self, H: np.ndarray, h_fail: float | None = None) -> np.ndarray:
         """Uncalibrated hours until the fitted line reaches the failure level, clipped to cap."""
@@ -126,20 +143,35 @@ class HealthTrendRul:
         r = self.raw(H)
         ok = np.isfinite(r) & np.isfinite(y)
         r, y, u = r[ok], y[ok], distance(H[ok, -1])
-        self.edges_ = _edges(r, self.bins)
+        self.edges_ = _edges(r, self.bins, self.cap_h)
         self.level_edges_ = np.asarray(self.levels, dtype=float)
         res = y - r
         q = np.array([0.5, *self.quantiles])
         b = np.searchsorted(self.edges_, r, side="right")
         c = self._cell(b, u)
         n_level = self.level_edges_.size + 1
-        self.offsets_ = np.zeros(((self.edges_.size + 1) * n_level, 3))
+        n_cells = (self.edges_.size + 1) * n_level
+        self.offsets_ = np.zeros((n_cells, 3))
+        self.raw_weight_ = np.ones(n_cells)
+        lv = c % n_level
         for i in range(self.edges_.size + 1):
-            pooled = np.quantile(res[b == i], q)
+            pooled = np.quantile(res[b == i], q) if (b == i).any() else np.zeros(3)
             for j in range(n_level):
-                cell = res[c == i * n_level + j]
-                # A sparse cell falls back to its raw-estimate bin pooled over levels.
-                self.offsets_[i * n_level + j] = np.quantile(cell, q) if cell.size >= 20 else pooled
+                k = i * n_level + j
+                cell = res[c == k]
+                row = lv == j
+                if cell.size >= self.min_cell:
+                    self.offsets_[k] = np.quantile(cell, q)
+                elif row.sum() >= self.min_cell and j >= 2:
+                    # A sparse cell at a degraded level (past health 50) falls back to the
+                    # level's own RUL quantiles, ignoring the trend: there the level says
+                    # more than a trend estimate seen in few training windows (the demo's
+                    # pump-2, live, shows trend estimates its training episodes rarely did).
+                    self.offsets_[k] = np.quantile(y[row], q)
+                    self.raw_weight_[k] = 0.0
+                else:
+                    # Otherwise to its raw-estimate bin pooled over levels.
+                    self.offsets_[k] = pooled
         return self
 
     def _cell(self, b: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -151,16 +183,26 @@ class HealthTrendRul:
         H = np.atleast_2d(np.asarray(H, dtype=float))
         r = self.raw(H)
         b = np.searchsorted(self.edges_, np.nan_to_num(r), side="right")
-        off = self.offsets_[self._cell(b, distance(H[:, -1]))]
+        cell = self._cell(b, distance(H[:, -1]))
+        off = self.offsets_[cell]
+        r = r * self.raw_weight_[cell]
         out = np.clip(r[:, None] + off, 0.0, self.cap_h)
         v, lo, hi = out[:, 0], out[:, 1], out[:, 2]
         return v, np.minimum(lo, v), np.maximum(hi, v)
 
 
-def _edges(x: np.ndarray, bins: int) -> np.ndarray:
-    """Interior quantile edges of ``x`` for ``bins`` bins (duplicates dropped)."""
-    e = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
-    return e[1:-1] if e.size > 2 else np.zeros(0)
+def _edges(x: np.ndarray, bins: int, cap: float) -> np.ndarray:
+    """Quantile edges for ``bins`` bins of the estimates strictly between 0 and ``cap``.
+
+    Estimates at 0 ("at the failure level") or at the cap ("no trend") are usually most of the
+    training windows; quantiles over all of them collapse onto those two values and leave one
+    bin, which turned every trending estimate into one constant. Taken over the others, the
+    edges resolve the trend, while 0 and the cap land in the first and last bin.
+    """
+    inside = x[(x > 0.0) & (x < cap)]
+    if inside.size < 2:
+        return np.zeros(0)
+    return np.unique(np.quantile(inside, np.linspace(0, 1, bins + 1)))
 
 
 def trend_manifest(
@@ -199,7 +241,12 @@ def trend_manifest(
 
 def save_trend(path: Path, model: HealthTrendRul, manifest: dict) -> str:
     """Write the calibration arrays and ``manifest``; return the artifact sha256."""
-    arrays = {"edges": model.edges_, "level_edges": model.level_edges_, "offsets": model.offsets_}
+    arrays = {
+        "edges": model.edges_,
+        "level_edges": model.level_edges_,
+        "offsets": model.offsets_,
+        "raw_weight": model.raw_weight_,
+    }
     return save_artifact(path, manifest, arrays)
 
 
@@ -218,8 +265,13 @@ def load_trend(path: Path, expected_sha256: str) -> tuple[dict, HealthTrendRul]:
         model.edges_ = np.asarray(arrays["edges"], float)
         model.level_edges_ = np.asarray(arrays["level_edges"], float)
         model.offsets_ = np.asarray(arrays["offsets"], float)
+        model.raw_weight_ = (
+            np.asarray(arrays["raw_weight"], float)
+            if "raw_weight" in arrays
+            else np.ones(model.offsets_.shape[0])
+        )
         cells = (model.edges_.size + 1) * (model.level_edges_.size + 1)
-        if model.offsets_.shape != (cells, 3):
+        if model.offsets_.shape != (cells, 3) or model.raw_weight_.shape != (cells,):
             raise ValueError(f"offsets shape {model.offsets_.shape}")
     except (KeyError, ValueError, TypeError) as err:
         raise ArtifactError(f"{path}: artifact content is inconsistent: {err}") from None
