@@ -12,7 +12,8 @@ from egiz.contracts import UplinkAnswer
 from ..errors import BodyTooLarge
 from ..metrics import CloudMetrics
 from ..notify import Notifier
-from ..services.ingest import IngestStats, decode_body, ingest, parse_batch
+from ..services.ingest import IngestStats, decode_body
+from ..services.ingest_fast import ingest_body
 from ..sinks.influx import InfluxSink
 from ..store import Store
 from ..store.base import AlarmRow, EdgeRow
@@ -39,7 +40,7 @@ def _handle(
     limit: int,
 ) -> UplinkAnswer:
     stats = IngestStats()
-    answer = ingest(store, edge, parse_batch(decode_body(raw, encoding, limit)), stats=stats)
+    answer = ingest_body(store, edge, decode_body(raw, encoding, limit), stats=stats)
     for outcome in ("stored", "duplicates", "rejected"):
         metrics.records.labels(edge.edge_id, outcome).inc(getattr(stats, outcome))
     metrics.store_write.observe(stats.write_s)

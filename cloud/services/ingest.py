@@ -10,8 +10,10 @@ import gzip
 import json
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,6 +23,7 @@ from egiz.contracts import (
     Event,
     EventKind,
     Heartbeat,
+    ModelScores,
     Rejection,
     SiteManifest,
     UplinkAnswer,
@@ -42,8 +45,10 @@ from ..store.base import (
     ScoresRow,
     ShadowRow,
     SiteRow,
+    WindowRecord,
     WindowRow,
 )
+from ..store.packing import NONE, decode, opt, pack_one, to_rows
 
 #: Largest integer both stores hold (SQLite INTEGER and PostgreSQL BIGINT are signed 64-bit).
 MAX_INT = 2**63 - 1
@@ -57,9 +62,18 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     write_s: float = 0.0
-    windows: list[WindowRow] = field(default_factory=list)  # newly stored, for sinks
+    records: list[WindowRecord] = field(default_factory=list)  # newly stored, for sinks
     alarm_raises: list[AlarmRow] = field(default_factory=list)  # newly stored, for webhooks
     alarm_clears: list[AlarmRow] = field(default_factory=list)
+
+
+    @property
+    def windows(self) -> list[WindowRow]:
+        """The newly stored windows, one row per signal (decoded only when a sink asks)."""
+        out: list[WindowRow] = []
+        for r in self.records:
+            out += to_rows(r.site, r.asset, decode([(r.start, r.length_s, r.signals, r.stats)]))
+        return out
 
 
 class RecordRejected(Exception):
@@ -158,13 +172,25 @@ def ingest(
             valid.append((i, RECORD_ADAPTER.validate_python(raw)))
         except ValidationError as err:
             rejected.append(Rejection(index=i, seq=seq, reason=_reason(err)))
+    return _apply(store, edge, batch, valid, rejected, now, stats)
+
+
+def _apply(
+    store: Store,
+    edge: EdgeRow,
+    batch: UplinkBatch,
+    valid: list[tuple[int, WindowSummary | Event | Heartbeat | SiteManifest]],
+    rejected: list[Rejection],
+    now: float,
+    stats: IngestStats | None,
+) -> UplinkAnswer:
     n_unparsed = len(rejected)
     held = store.held_seqs(edge.edge_id, batch.epoch, [r.seq for _, r in valid if r.seq <= MAX_INT])
     # The edge row may predate a manifest that bound the edge to its site: read it afresh.
     edge = store.edge(edge.edge_id) or edge
     reg = _Registry.load(store, edge.site)
     ws = WriteSet(edge_id=edge.edge_id, epoch=batch.epoch, received_at=now)
-    newest: dict[tuple[str, str], ShadowRow] = {}
+    newest: _Newest = {}
     done: set[int] = set()
     for i, rec in valid:
         if rec.seq in held or rec.seq in done:
@@ -189,34 +215,54 @@ def ingest(
             continue
         ws.keys.append((rec.seq, rec.type))
         done.add(rec.seq)
-    ws.shadow = list(newest.values())
+    ws.shadow = _shadow_rows(reg.site, newest)
+    fresh = [r for _, r in valid if isinstance(r, Event | SiteManifest) and r.seq in done]
+    n_duplicates = len(valid) - len(done) - (len(rejected) - n_unparsed)
+    return finish(store, edge.edge_id, batch, ws, held | done, rejected, n_duplicates, fresh,
+                  now, stats)  # fmt: skip
+
+
+def finish(
+    store: Store,
+    edge_id: str,
+    batch: UplinkBatch,
+    ws: WriteSet,
+    held: set[int],
+    rejected: list[Rejection],
+    n_duplicates: int,
+    fresh: list[Event | SiteManifest],
+    now: float,
+    stats: IngestStats | None,
+) -> UplinkAnswer:
+    """Write a batch's changes in one transaction and answer the edge (both ingest paths)."""
     t0 = time.perf_counter()
     if ws.keys:
         store.write(ws)
     if stats is not None:
-        stats.stored, stats.rejected = len(done), len(rejected)
-        stats.duplicates = len(valid) - len(done) - (len(rejected) - n_unparsed)
+        stats.stored, stats.rejected = len(ws.keys), len(rejected)
+        stats.duplicates = n_duplicates
         stats.write_s = time.perf_counter() - t0
-        stats.windows = ws.windows
+        stats.records = ws.records
         stats.alarm_raises, stats.alarm_clears = ws.alarm_raises, ws.alarm_clears
     # Control and trust hook (issue 7): signed ledger head, command receipts and results of
     # newly stored events only (a retried batch is not applied twice), commands to deliver.
     from .commands import after_ingest
 
-    fresh = [r for _, r in valid if isinstance(r, Event | SiteManifest) and r.seq in done]
-    commands = after_ingest(store, edge.edge_id, batch, fresh, now)
+    commands = after_ingest(store, edge_id, batch, fresh, now)
     return UplinkAnswer(
         epoch=batch.epoch,
-        stored=to_ranges(held | done),
+        stored=to_ranges(held),
         rejected=sorted(rejected, key=lambda r: r.index),
         commands=commands,
         server_time=datetime.fromtimestamp(now, UTC),
     )
 
 
-def _window(
-    reg: _Registry, rec: WindowSummary, ws: WriteSet, newest: dict[tuple[str, str], ShadowRow]
-) -> None:
+#: Newest window per (asset, signal) in a batch: (start, length_s, statistics, last_ts).
+_Newest = dict[tuple[str, str], tuple[float, float, Any, float | None]]
+
+
+def _window(reg: _Registry, rec: WindowSummary, ws: WriteSet, newest: _Newest) -> None:
     if reg.site is None:
         raise RecordRejected("this edge has no site yet (fix: send the site manifest first)")
     known = reg.signals.get(rec.asset)
@@ -231,33 +277,61 @@ def _window(
             f"asset {rec.asset!r} has no signal(s) {', '.join(unknown)} in its asset type "
             f"(known: {', '.join(sorted(known))})"
         )
-    start = ts(rec.start)
     for name, s in rec.signals.items():
         if max(s.count, s.bad, s.uncertain, s.out_of_range) > MAX_INT:
             raise RecordRejected(f"signal {name!r}: a count exceeds {MAX_INT} (64-bit storage)")
-        last_ts = ts(s.last_ts) if s.last_ts else None
-        ws.windows.append(
-            WindowRow(reg.site, rec.asset, name, start, rec.length_s, s.count, s.bad, s.uncertain,
-                      s.out_of_range, s.min, s.max, s.mean, s.std, s.last, last_ts)
-        )  # fmt: skip
-        prev = newest.get((rec.asset, name))
-        if prev is None or start > prev.start:
-            newest[(rec.asset, name)] = ShadowRow(
-                reg.site, rec.asset, name, start, rec.length_s, s.last,
-                last_ts if last_ts is not None else start + rec.length_s,
-                s.count, s.bad, s.uncertain, s.out_of_range,
-            )  # fmt: skip
+    start = ts(rec.start)
+    _add_window(reg.site, rec.asset, start, rec.length_s, rec.signals, ws, newest)
     sc = rec.scores
     if sc is not None:
-        ws.scores.append(ScoresRow(reg.site, rec.asset, start, sc.model_dump_json()))
-        rul = sc.rul
-        ws.asset_state.append(
-            AssetStateRow(
-                reg.site, rec.asset, start, sc.model, sc.version, sc.health, sc.anomaly,
-                rul.value if rul else None, rul.low if rul else None, rul.high if rul else None,
-                rul.unit if rul else None,
-            )
-        )  # fmt: skip
+        _add_scores(reg.site, rec.asset, start, sc, ws)
+
+
+def _add_window(
+    site: str, asset: str, start: float, length_s: float, signals: dict[str, Any], ws: WriteSet,
+    newest: _Newest, to_ts: Callable[[Any], float] = ts,
+) -> None:
+    """Pack one checked window record (pydantic or fast-path statistics alike)."""
+    names = sorted(signals) if len(signals) > 1 else list(signals)
+    parts = []
+    for name in names:
+        s = signals[name]
+        lts = None if s.last_ts is None else to_ts(s.last_ts)
+        parts.append(pack_one(
+            s.count, s.bad, s.uncertain, s.out_of_range, opt(s.min), opt(s.max), opt(s.mean),
+            opt(s.std), opt(s.last), NONE if lts is None else lts,
+        ))  # fmt: skip
+        prev = newest.get((asset, name))
+        if prev is None or start > prev[0]:
+            newest[(asset, name)] = (start, length_s, s, lts)
+    ws.records.append(
+        WindowRecord(site, asset, start, length_s, len(names), ",".join(names), b"".join(parts))
+    )
+
+
+def _shadow_rows(site: str | None, newest: _Newest) -> list[ShadowRow]:
+    """The shadow update of a batch: only the newest window of each signal."""
+    out = []
+    for (asset, name), (start, length_s, s, lts) in newest.items():
+        assert site is not None
+        out.append(ShadowRow(
+            site, asset, name, start, length_s, s.last,
+            lts if lts is not None else start + length_s,
+            s.count, s.bad, s.uncertain, s.out_of_range,
+        ))  # fmt: skip
+    return out
+
+
+def _add_scores(site: str, asset: str, start: float, sc: ModelScores, ws: WriteSet) -> None:
+    ws.scores.append(ScoresRow(site, asset, start, sc.model_dump_json()))
+    rul = sc.rul
+    ws.asset_state.append(
+        AssetStateRow(
+            site, asset, start, sc.model, sc.version, sc.health, sc.anomaly,
+            rul.value if rul else None, rul.low if rul else None, rul.high if rul else None,
+            rul.unit if rul else None,
+        )
+    )  # fmt: skip
 
 
 def _manifest(

@@ -1,14 +1,11 @@
 """Rollup tiers (1 min, 1 h) of the window summaries, and the retention policy.
 
-The sums are taken in SQL (``Store.rollup_sums``); ``aggregate`` is the same computation in
-Python, kept as the reference the tests compare the database against.
-
-The sums are taken in SQL (``Store.rollup_sums``); ``aggregate`` is the same computation in
-Python, kept as the reference the tests compare the database against.
-
-Raw windows are aggregated into 1-minute rows, and those into 1-hour rows, so long ranges
-are read from a few thousand rows. Ingest only marks 1-minute buckets dirty; this job
-recomputes them (delete + insert), so late and duplicated windows give the same result.
+Raw window records are aggregated into 1-minute records, and those into 1-hour records, so
+long ranges are read from a few hundred rows. Ingest only marks ranges of 1-minute buckets
+pending; this job recomputes them from their source rows (an upsert per bucket), so late and
+duplicated windows give the same result. The sums are vectorized with numpy over the packed
+statistics (``aggregate_records``); ``aggregate`` is the same computation in plain Python,
+kept as the reference the tests compare against.
 """
 
 from __future__ import annotations
@@ -16,10 +13,14 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from ..store import Store
-from ..store.base import WindowRow
+from ..store.base import WindowRecord, WindowRow
+from ..store.packing import FLOATS, NONE, STATS, decode, to_rows
+from ..store.sql_windows import MERGE_GAP_S
 
 TIERS = (60, 3600)
 #: Retention in seconds per tier (0 = raw windows); None keeps forever.
@@ -63,46 +64,94 @@ def aggregate(rows: Iterable[WindowRow], tier: int) -> list[WindowRow]:
     return out
 
 
+def aggregate_records(
+    site: str, asset: str, rows: Sequence[tuple[float, float, str, bytes]], tier: int
+) -> list[WindowRecord]:
+    """Combine packed records into ``tier``-second buckets per signal, as ``aggregate`` does."""
+    if not rows:
+        return []
+    cols = decode(rows)
+    if not cols.signal:
+        return []
+    names, sig = np.unique(np.asarray(cols.signal), return_inverse=True)
+    bucket = np.floor_divide(cols.start, tier) * tier
+    order = np.lexsort((cols.start, sig, bucket))
+    st, bucket, sig = cols.stats[order], bucket[order], sig[order]
+    none = {f: cols.none[f][order] for f in FLOATS}
+    first = np.flatnonzero(np.r_[True, (bucket[1:] != bucket[:-1]) | (sig[1:] != sig[:-1])])
+    out = np.zeros(len(first), dtype=STATS)
+    for f in ("count", "bad", "uncertain", "out_of_range"):
+        out[f] = np.add.reduceat(st[f], first)
+    for f, reduce in (("min", np.fmin), ("max", np.fmax)):
+        vals = np.where(none[f], np.nan, st[f])
+        agg = reduce.reduceat(vals, first)
+        out[f] = np.where(np.isnan(agg), NONE, agg)
+    # Means are weighted by good samples; std pooled from each window's mean and std.
+    good = (st["count"] > st["bad"]) & ~none["mean"]
+    n = np.where(good, st["count"] - st["bad"], 0).astype(np.float64)
+    mean = np.where(good, st["mean"], 0.0)
+    std = np.where(good & ~none["std"], st["std"], 0.0)
+    n_tot = np.add.reduceat(n, first)
+    s1 = np.add.reduceat(n * mean, first)
+    s2 = np.add.reduceat(n * (std * std + mean * mean), first)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = s1 / n_tot
+        sd = np.sqrt(np.maximum(0.0, s2 / n_tot - m * m))
+    out["mean"] = np.where(n_tot > 0, m, NONE)
+    out["std"] = np.where(n_tot > 0, sd, NONE)
+    # The newest window (by start) that has a last value gives the bucket's last.
+    idx = np.where(none["last"], -1, np.arange(len(st)))
+    newest = np.maximum.reduceat(idx, first)
+    has_last = newest >= first
+    pick = np.where(has_last, newest, 0)
+    out["last"] = np.where(has_last, st["last"][pick], NONE)
+    out["last_ts"] = np.where(has_last & ~none["last_ts"][pick], st["last_ts"][pick], NONE)
+    # NONE is a NaN with a payload: np.where keeps its bits, arithmetic never produces it.
+    g_bucket, g_sig = bucket[first], sig[first]
+    cuts = np.flatnonzero(np.r_[True, g_bucket[1:] != g_bucket[:-1], True])
+    records = []
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+        records.append(WindowRecord(
+            site, asset, float(g_bucket[a]), float(tier), b - a,
+            ",".join(names[g_sig[a:b]].tolist()), out[a:b].tobytes(),
+        ))  # fmt: skip
+    return records
+
+
 def rollup_in_store(
     store: Store, source_tier: int, tier: int, site: str, asset: str, lo: float, hi: float
 ) -> list[WindowRow]:
-    """Aggregate in the database (sums, min, max, newest last) and take the roots here."""
-    out = []
-    for sig, b, c, bad, unc, oor, mn, mx, n, s1, s2, last, last_ts in store.rollup_sums(
-        source_tier, tier, site, asset, lo, hi
-    ):
-        n, s1, s2 = float(n or 0), float(s1 or 0), float(s2 or 0)  # PostgreSQL sums: NUMERIC
-        mean = s1 / n if n else None
-        std = math.sqrt(max(0.0, s2 / n - mean * mean)) if mean is not None else None
-        out.append(WindowRow(site, asset, sig, float(b), float(tier), int(c), int(bad), int(unc),
-                             int(oor), mn, mx, mean, std, last, last_ts))  # fmt: skip
-    return out
+    """Aggregate a tier's rows in ``[lo, hi)`` into ``tier`` buckets (not stored)."""
+    recs = aggregate_records(site, asset, store.window_records(source_tier, site, asset, lo, hi),
+                             tier)  # fmt: skip
+    return to_rows(site, asset, decode([(r.start, r.length_s, r.signals, r.stats) for r in recs]))
 
 
-def run_rollups(store: Store, max_buckets: int = 10_000) -> int:
-    """Recompute dirty 1-minute buckets and the hours holding them; return buckets done."""
-    dirty = store.dirty_buckets(max_buckets)
-    by_asset: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for site, asset, bucket in dirty:
-        by_asset[(site, asset)].append(bucket)
+def run_rollups(store: Store, max_ranges: int = 10_000) -> int:
+    """Recompute pending 1-minute buckets and the hours holding them; return buckets done."""
+    pending = store.rollup_pending(max_ranges)
+    by_asset: dict[tuple[str, str], list[tuple[str, str, float, float, float]]] = defaultdict(list)
+    for p in pending:
+        by_asset[(p[0], p[1])].append(p)
     fine, coarse = TIERS
-    for (site, asset), buckets in by_asset.items():
-        lo, hi = min(buckets), max(buckets) + fine
-        wanted = set(buckets)
-        minutes = [
-            r for r in rollup_in_store(store, 0, fine, site, asset, lo, hi) if r.start in wanted
-        ]
-        store.replace_rollups(fine, [(site, asset, b, b + fine) for b in buckets], minutes)
-        hours = sorted({b // coarse * coarse for b in buckets})
-        wanted_h = set(hours)
-        h_rows = [
-            r
-            for r in rollup_in_store(store, fine, coarse, site, asset, hours[0], hours[-1] + coarse)
-            if r.start in wanted_h
-        ]
-        done = [(site, asset, b) for b in buckets]
-        store.replace_rollups(coarse, [(site, asset, h, h + coarse) for h in hours], h_rows, done)
-    return len(dirty)
+    done_buckets = 0
+    for (site, asset), marks in by_asset.items():
+        marks.sort(key=lambda p: p[2])
+        groups: list[list[tuple[str, str, float, float, float]]] = []
+        for p in marks:
+            if groups and p[2] - max(q[3] for q in groups[-1]) <= MERGE_GAP_S:
+                groups[-1].append(p)
+            else:
+                groups.append([p])
+        for group in groups:
+            lo, hi = group[0][2], max(q[3] for q in group)
+            raw = store.window_records(0, site, asset, lo, hi + fine)
+            store.replace_rollups(fine, aggregate_records(site, asset, raw, fine))
+            h_lo, h_hi = lo // coarse * coarse, hi // coarse * coarse + coarse
+            minutes = store.window_records(fine, site, asset, h_lo, h_hi)
+            store.replace_rollups(coarse, aggregate_records(site, asset, minutes, coarse), group)
+            done_buckets += int((hi - lo) // fine) + 1
+    return done_buckets
 
 
 def apply_retention(

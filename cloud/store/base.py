@@ -8,8 +8,9 @@ they go to the driver as they are (no per-row conversion on the ingest hot path)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class EdgeRow(NamedTuple):
@@ -75,6 +76,18 @@ class WindowRow(NamedTuple):
     std: float | None
     last: float | None
     last_ts: float | None
+
+
+class WindowRecord(NamedTuple):
+    """One asset window with every signal's statistics: one stored row (see store.packing)."""
+
+    site: str
+    asset: str
+    start: float
+    length_s: float
+    n: int  # number of signals
+    signals: str  # sorted names, comma-separated
+    stats: bytes  # n packed statistics structs, in the order of ``signals``
 
 
 class ShadowRow(NamedTuple):
@@ -183,7 +196,8 @@ class WriteSet:
     site: SiteRow | None = None
     asset_types: list[AssetTypeRow] = field(default_factory=list)
     assets: list[AssetRow] = field(default_factory=list)
-    windows: list[WindowRow] = field(default_factory=list)
+    records: list[WindowRecord] = field(default_factory=list)  # packed (the ingest's form)
+    windows: list[WindowRow] = field(default_factory=list)  # per signal, packed by the store
     shadow: list[ShadowRow] = field(default_factory=list)
     scores: list[ScoresRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
@@ -199,8 +213,8 @@ class Store(ABC):
     url: str
 
     @abstractmethod
-    def migrate(self) -> int:
-        """Apply pending schema migrations; return the schema version now in force."""
+    def migrate(self, upto: int | None = None) -> int:
+        """Apply pending schema migrations (up to ``upto``); return the version now in force."""
 
     @abstractmethod
     def schema_version(self) -> int:
@@ -372,28 +386,31 @@ class Store(ABC):
 
     # rollups and retention ---------------------------------------------------------------
     @abstractmethod
-    def dirty_buckets(self, limit: int = 10_000) -> list[tuple[str, str, float]]:
-        """Return (site, asset, 1-minute bucket start) whose raw windows changed."""
+    def window_records(
+        self, tier: int, site: str, asset: str, lo: float, hi: float
+    ) -> list[tuple[float, float, str, bytes]]:
+        """Return (start, length_s, signals, stats) of a tier's (0 = raw) records in [lo, hi)."""
+
+    @abstractmethod
+    def rollup_pending(self, limit: int = 10_000) -> list[tuple[str, str, float, float, float]]:
+        """Return (site, asset, first, last 1-minute bucket, marked_at) ranges to roll up."""
 
     @abstractmethod
     def replace_rollups(
         self,
         tier: int,
-        ranges: list[tuple[str, str, float, float]],
-        rows: list[WindowRow],
-        done: list[tuple[str, str, float]] = (),  # type: ignore[assignment]
+        records: Sequence[WindowRecord],
+        done: Sequence[tuple[str, str, float, float, float]] = (),
     ) -> None:
-        """Replace a tier's rows in (site, asset, start, end) ranges; forget done buckets."""
-
-    @abstractmethod
-    def rollup_sums(
-        self, source_tier: int, tier: int, site: str, asset: str, lo: float, hi: float
-    ) -> list[tuple[Any, ...]]:
-        """Aggregate a tier (0 = raw) into ``tier`` buckets; see RollupSql.rollup_sums."""
+        """Upsert a tier's rollup records by bucket; forget the ``done`` pending ranges."""
 
     @abstractmethod
     def delete_before(self, tier: int, cutoff: float) -> int:
         """Delete rows of a tier (0 = raw) starting before ``cutoff``; return the count."""
+
+    @abstractmethod
+    def ingested_count(self, kind: str | None = None) -> int:
+        """Return how many (edge_id, epoch, seq) keys are stored (of one record type)."""
 
     @abstractmethod
     def count(self, table: str) -> int:

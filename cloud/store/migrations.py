@@ -7,9 +7,16 @@ primary key is the table's only b-tree).
 
 from __future__ import annotations
 
-from .sql_commands import CONTROL_MIGRATION
+from collections.abc import Callable
+from typing import Any
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+from .sql_commands import CONTROL_MIGRATION
+from .sql_windows import migrate_to_packed
+
+#: A migration step is SQL text, or a function ``step(store, cursor)`` for data conversions.
+Step = str | Callable[[Any, Any], None]
+
+MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (
         1,
         "twin registry, idempotent ingest keys, windows, shadow, events",
@@ -104,17 +111,50 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 PRIMARY KEY (site, asset, bucket))""",
         ],
     ),
+    (
+        5,
+        "one row per window record (signal statistics packed), seq ranges, pending rollup ranges",
+        [
+            # A rowid table plus a unique index: records of 20 signals are ~1.8 kB, too wide
+            # for SQLite's WITHOUT ROWID b-tree; appends to the rowid b-tree are cheap.
+            """CREATE TABLE window_records (
+                site TEXT NOT NULL, asset TEXT NOT NULL, start {real} NOT NULL,
+                length_s {real} NOT NULL, n {big} NOT NULL, signals TEXT NOT NULL,
+                stats {blob} NOT NULL)""",
+            "CREATE UNIQUE INDEX window_records_key ON window_records (site, asset, start)",
+            """CREATE TABLE rollup_records (
+                tier {big} NOT NULL, site TEXT NOT NULL, asset TEXT NOT NULL,
+                start {real} NOT NULL, length_s {real} NOT NULL, n {big} NOT NULL,
+                signals TEXT NOT NULL, stats {blob} NOT NULL)""",
+            "CREATE UNIQUE INDEX rollup_records_key ON rollup_records (tier, site, asset, start)",
+            # Runs of consecutive seqs of one record type: a 1,000-record batch is one row.
+            """CREATE TABLE ingested_ranges (
+                edge_id TEXT NOT NULL, epoch TEXT NOT NULL, lo {big} NOT NULL, hi {big} NOT NULL,
+                kind TEXT NOT NULL, received_at {real} NOT NULL,
+                PRIMARY KEY (edge_id, epoch, lo, hi))""",
+            "CREATE INDEX ingested_ranges_hi ON ingested_ranges (edge_id, epoch, hi)",
+            """CREATE TABLE rollup_pending (
+                site TEXT NOT NULL, asset TEXT NOT NULL, lo {real} NOT NULL, hi {real} NOT NULL,
+                marked_at {real} NOT NULL)""",
+            "CREATE INDEX rollup_pending_asset ON rollup_pending (site, asset, lo)",
+            migrate_to_packed,
+            "DROP TABLE windows",
+            "DROP TABLE rollups",
+            "DROP TABLE ingested",
+            "DROP TABLE rollup_dirty",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
 
-SQLITE_TYPES = {"real": "REAL", "big": "INTEGER", "norowid": " WITHOUT ROWID"}
-POSTGRES_TYPES = {"real": "DOUBLE PRECISION", "big": "BIGINT", "norowid": ""}
+SQLITE_TYPES = {"real": "REAL", "big": "INTEGER", "norowid": " WITHOUT ROWID", "blob": "BLOB"}
+POSTGRES_TYPES = {"real": "DOUBLE PRECISION", "big": "BIGINT", "norowid": "", "blob": "BYTEA"}
 
 
-def statements(version: int, types: dict[str, str]) -> list[str]:
-    """Return the SQL of migration ``version`` for one dialect."""
-    for v, _name, sqls in MIGRATIONS:
+def statements(version: int, types: dict[str, str]) -> list[Step]:
+    """Return the steps of migration ``version`` for one dialect (SQL filled in, functions as is)."""
+    for v, _name, steps in MIGRATIONS:
         if v == version:
-            return [s.format(**types) for s in sqls]
+            return [s.format(**types) if isinstance(s, str) else s for s in steps]
     raise KeyError(version)

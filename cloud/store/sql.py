@@ -21,15 +21,16 @@ from .sql_auth import AuthSql
 from .sql_commands import ControlSql
 from .sql_reads import ReadSql
 from .sql_rollups import RollupSql
-from .sqlbase import EVENT_COLS, SHADOW_COLS, WINDOW_COLS, marks
+from .sql_windows import WindowSql
+from .sqlbase import EVENT_COLS, SHADOW_COLS, marks
 
 
-class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, Store):
+class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, WindowSql, Store):
     """The Store in portable SQL; backends add connections, transactions and column types."""
 
     # migrations ----------------------------------------------------------------------------
-    def migrate(self) -> int:
-        """Apply every migration newer than the database, each in its own transaction."""
+    def migrate(self, upto: int | None = None) -> int:
+        """Apply every migration newer than the database (up to ``upto``), in one transaction."""
         conn = self._conn()
         with self._tx(conn) as cur:
             self._migration_lock(cur)
@@ -41,10 +42,13 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, Store):
             row = self._exec(cur, "SELECT MAX(version) FROM schema_migrations").fetchone()
             current = row[0] or 0
             for version, name, _ in migrations.MIGRATIONS:
-                if version <= current:
+                if version <= current or (upto is not None and version > upto):
                     continue
-                for stmt in migrations.statements(version, self.types):
-                    self._exec(cur, stmt)
+                for step in migrations.statements(version, self.types):
+                    if isinstance(step, str):
+                        self._exec(cur, step)
+                    else:
+                        step(self, cur)
                 self._exec(
                     cur,
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -119,33 +123,13 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, Store):
             return cur.rowcount > 0
 
     # ingest --------------------------------------------------------------------------------
-    def held_seqs(self, edge_id: str, epoch: str, seqs: list[int]) -> set[int]:
-        """Return which of ``seqs`` are stored, by one range scan of the key table."""
-        if not seqs:
-            return set()
-        wanted = set(seqs)
-        rows = self._read(
-            "SELECT seq FROM ingested WHERE edge_id = ? AND epoch = ? AND seq BETWEEN ? AND ?",
-            (edge_id, epoch, min(wanted), max(wanted)),
-        )
-        return {r[0] for r in rows} & wanted
-
     def write(self, ws: WriteSet) -> None:
         """Write one batch's changes in one transaction; every insert is keyed and idempotent."""
         with self._tx(self._conn()) as cur:
-            self._many(
-                cur,
-                "INSERT INTO ingested (edge_id, epoch, seq, kind, received_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(ws.edge_id, ws.epoch, seq, kind, ws.received_at) for seq, kind in ws.keys],
-            )
+            self._write_keys(cur, ws)
             if ws.site is not None:
                 self._write_manifest(cur, ws)
-            self._many(
-                cur,
-                f"INSERT INTO windows ({WINDOW_COLS}) VALUES ({marks(15)}) ON CONFLICT DO NOTHING",
-                ws.windows,
-            )
+            self._write_records(cur, ws)
             # Only a newer window moves the shadow: batches arrive in any order.
             self._many(
                 cur,
@@ -174,7 +158,6 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, Store):
                 ws.heartbeats,
             )
             self._write_alarms_and_state(cur, ws)
-            self._mark_dirty(cur, ws)
             self._exec(
                 cur,
                 "UPDATE edges SET last_seen = ? WHERE edge_id = ?",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import AssetRow, AssetTypeRow, EventRow, ScoresRow, ShadowRow, SiteRow, WindowRow
-from .sqlbase import EVENT_COLS, SHADOW_COLS, WINDOW_COLS, SqlBase
+from .base import AssetRow, AssetTypeRow, EventRow, ScoresRow, ShadowRow, SiteRow
+from .sqlbase import EVENT_COLS, SHADOW_COLS, SqlBase
 
 TABLES = frozenset(
     {"edges", "ingested", "sites", "asset_types", "assets", "windows", "shadow", "scores",
-     "events", "heartbeats", "users", "grants", "user_tokens", "alarms", "asset_state", "rollups", "rollup_dirty"}
+     "events", "heartbeats", "users", "grants", "user_tokens", "alarms", "asset_state", "rollups",
+     "rollup_dirty", "window_records", "rollup_records", "ingested_ranges", "rollup_pending"}
 )  # fmt: skip
 
 
@@ -75,32 +76,6 @@ class ReadSql(SqlBase):
         )
         return ScoresRow(*rows[0]) if rows else None
 
-    def windows(
-        self,
-        site: str,
-        asset: str,
-        signal: str | None,
-        start: float | None,
-        end: float | None,
-        limit: int,
-        tier: int = 0,
-    ) -> list[WindowRow]:
-        """Return rows of a tier (0 = raw windows) in ``[start, end)``, oldest first."""
-        conds, params = ["site = ?", "asset = ?"], [site, asset]
-        if tier:
-            conds.insert(0, "tier = ?")
-            params.insert(0, tier)
-        for cond, value in (("signal = ?", signal), ("start >= ?", start), ("start < ?", end)):
-            if value is not None:
-                conds.append(cond)
-                params.append(value)
-        rows = self._read(
-            f"SELECT {WINDOW_COLS} FROM {'rollups' if tier else 'windows'} "
-            f"WHERE {' AND '.join(conds)} ORDER BY start, signal LIMIT ?",
-            (*params, limit),
-        )
-        return [WindowRow(*r) for r in rows]
-
     def events(
         self,
         site: str | None = None,
@@ -127,4 +102,7 @@ class ReadSql(SqlBase):
         """Return the row count of a known table."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; known: {', '.join(sorted(TABLES))}")
+        logical = self._count_logical(table)  # type: ignore[attr-defined]
+        if logical is not None:
+            return logical
         return self._read(f"SELECT COUNT(*) FROM {table}")[0][0]

@@ -135,3 +135,57 @@ def test_store_events_newest_first(store: Store) -> None:
 def test_store_count_refuses_unknown_table(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown table"):
         store.count("edges; DROP TABLE edges")
+
+
+def test_store_windows_keep_none_apart_from_nan_and_first_record_wins(store: Store) -> None:
+    nan_row = WindowRow("s", "p1", "flow", 0.0, 10.0, 3, 3, 0, 0, None, None, None, None,
+                        float("nan"), None)  # fmt: skip
+    other = _win(0.0, 9.0, "temp")
+    store.write(WriteSet(edge_id="e1", epoch="ep", received_at=1.0, windows=[nan_row, other]))
+    # A second record for the same asset and start (another epoch re-sent it): the first wins.
+    store.write(WriteSet(edge_id="e1", epoch="e2", received_at=2.0, windows=[_win(0.0, 5.0)]))
+    flow, temp = store.windows("s", "p1", None, None, None, 10)
+    assert (flow.signal, flow.min, flow.mean, flow.last_ts) == ("flow", None, None, None)
+    assert flow.last != flow.last  # NaN stays NaN, None stays None
+    assert temp == other
+    assert store.count("windows") == 2
+
+
+def test_store_migration_5_packs_existing_rows(store_url: str) -> None:
+    """A database at schema 4 (one row per signal) migrates to packed records intact."""
+    old = open_store(store_url, migrate=False)
+    try:
+        assert old.migrate(upto=4) == 4
+        rows = [_win(float(t), float(t), sig) for t in (0, 10, 20) for sig in ("flow", "temp")]
+        rows.append(WindowRow("s", "p1", "flow", 30.0, 10.0, 0, 0, 0, 0, None, None, None, None,
+                              None, None))  # fmt: skip
+        with old._tx(old._conn()) as cur:  # type: ignore[attr-defined]
+            old._many(cur, f"INSERT INTO windows VALUES ({', '.join('?' * 15)})", rows)  # type: ignore[attr-defined]
+            old._many(cur, "INSERT INTO ingested VALUES (?, ?, ?, ?, ?)",  # type: ignore[attr-defined]
+                      [("e1", "ep", s, "window", 1.0) for s in (1, 2, 3, 7)])  # fmt: skip
+            old._many(cur, f"INSERT INTO rollups VALUES ({', '.join('?' * 16)})",  # type: ignore[attr-defined]
+                      [(60, *_win(0.0, 2.0))])  # fmt: skip
+            old._many(cur, "INSERT INTO rollup_dirty VALUES (?, ?, ?)", [("s", "p1", 0.0)])  # type: ignore[attr-defined]
+        assert old.migrate() == LATEST
+        got = old.windows("s", "p1", None, None, None, 100)
+        assert got == sorted(rows, key=lambda r: (r.start, r.signal))
+        assert old.windows("s", "p1", "temp", 10.0, None, 100) == [rows[3], rows[5]]
+        assert old.held_seqs("e1", "ep", [1, 2, 3, 4, 7, 8]) == {1, 2, 3, 7}
+        assert old.ingested_count("window") == 4 and old.ingested_count("event") == 0
+        assert old.windows("s", "p1", None, None, None, 10, 60) == [_win(0.0, 2.0)]
+        assert old.count("rollup_dirty") == 1 and old.count("windows") == 7
+    finally:
+        old.close()
+
+
+def test_store_held_seqs_over_runs(store: Store) -> None:
+    ws = WriteSet(edge_id="e1", epoch="ep", received_at=1.0)
+    ws.keys = [(s, "window") for s in (*range(1, 1001), 1500)] + [(1001, "event")]
+    store.write(ws)
+    assert store.held_seqs("e1", "ep", [0, 1, 500, 1000, 1001, 1002, 1500]) == {
+        1, 500, 1000, 1001, 1500}  # fmt: skip
+    assert store.ingested_count() == 1002 and store.ingested_count("event") == 1
+    # A concurrent retry stored an overlapping run: keys are still counted once.
+    ws2 = WriteSet(edge_id="e1", epoch="ep", received_at=2.0, keys=[(s, "window") for s in range(990, 1001)])
+    store.write(ws2)
+    assert store.ingested_count() == 1002 and store.count("ingested") == 1002
