@@ -174,9 +174,14 @@ class AssetScorer:
         self.runner = models.health.runner()
         span = models.rul.span if models.rul is not None else 1
         self.history = np.full(span, np.nan)  # trailing health values for the RUL trend
+        #: After a maintenance reset: windows starting earlier (data time) hold pre-maintenance
+        #: samples and are not scored; one faulty window would poison the fresh smoothing.
+        self.skip_before: float | None = None
 
     def add(self, w: WindowResult) -> ModelScores | None:
         """Fold one edge window in; score when it completes (or skips past) a model window."""
+        if self.skip_before is not None and w.start < self.skip_before:
+            return None
         L = self.models.window_s
         k = math.floor(w.start / L)
         scores = None
@@ -220,13 +225,14 @@ class AssetScorer:
             explanation={e["feature"]: float(e["share"]) for e in out["explain"]},
         )
 
-    def reset(self, what: list[str]) -> dict[str, Any]:
+    def reset(self, what: list[str], data_time: float | None = None) -> dict[str, Any]:
         """Start afresh after maintenance; return what was dropped (for the ledger).
 
         ``health_baseline``: the streaming health state (feature smoothing, thermal lag, settle
         history, alarm rule), the open model window (its sums mix pre-maintenance data) and
-        the RUL trend, which extrapolates the health of a machine that no longer exists.
-        ``rul_trend``: the trend alone."""
+        the RUL trend, which extrapolates the health of a machine that no longer exists; edge
+        windows starting before ``data_time`` (the newest sample the edge had seen) are then
+        skipped, since they still hold pre-maintenance samples. ``rul_trend``: the trend alone."""
         dropped: dict[str, Any] = {"rul_points": int(np.isfinite(self.history).sum())}
         if "health_baseline" in what:
             dropped |= {"smoothed_windows": len(self.runner.recent),
@@ -236,6 +242,9 @@ class AssetScorer:
             self.k = None
             self.sums[:] = 0.0
             self.counts[:] = 0.0
+            if data_time is not None and math.isfinite(data_time):
+                self.skip_before = data_time
+                dropped["scoring_from"] = data_time
         self.history[:] = np.nan
         return dropped
 
@@ -247,6 +256,7 @@ class AssetScorer:
             "counts": self.counts.tolist(),
             "runner": self.runner.state(),
             "history": [None if not math.isfinite(h) else h for h in self.history.tolist()],
+            "skip_before": self.skip_before,
         }
 
     def restore(self, state: dict) -> None:
@@ -259,6 +269,7 @@ class AssetScorer:
         n = min(h.size, self.history.size)
         if n:
             self.history[-n:] = h[-n:]
+        self.skip_before = state.get("skip_before")
 
 
 class EdgeModels:
@@ -285,12 +296,14 @@ class EdgeModels:
         finally:
             ledger.close()
 
-    def reset(self, asset: str, what: list[str]) -> dict[str, Any]:
-        """Reset an asset's model state after maintenance; KeyError when it has no model."""
+    def reset(self, asset: str, what: list[str], data_time: float | None = None) -> dict[str, Any]:
+        """Reset an asset's model state after maintenance; KeyError when it has no model.
+
+        ``data_time``: the newest data time the edge has seen (windows before it are skipped)."""
         scorer = self.assets.get(asset)
         if scorer is None:
             raise KeyError(f"no model is pinned for asset {asset!r} at this edge")
-        return {"model": self._pin(scorer), **scorer.reset(what)}
+        return {"model": self._pin(scorer), **scorer.reset(what, data_time)}
 
     def score(self, window: WindowResult) -> ModelScores | None:
         """Scores when this window completes its asset's model window, else None."""
