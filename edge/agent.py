@@ -327,7 +327,8 @@ class EdgeAgent:
     def _reset_model(self, asset: str, what: list[str]) -> dict[str, Any]:
         """Maintenance (issue 7): reset an asset's model state and save it at once, so a
         restart does not bring back the state the engineer reset."""
-        dropped = self.runner.reset(asset, what)  # type: ignore[attr-defined]
+        seen = self.windower.watermark if self.windower is not None else None
+        dropped = self.runner.reset(asset, what, seen)  # type: ignore[attr-defined]
         if self.outbox is not None:
             self.outbox.set_meta({"models": json.dumps(self.runner.state())})  # type: ignore[attr-defined]
         return dropped
