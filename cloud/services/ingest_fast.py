@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
+import numpy as np
 from msgspec import UNSET, Meta, Raw, UnsetType
 from pydantic import TypeAdapter, ValidationError
 
@@ -34,12 +35,12 @@ from egiz.contracts import ACCEPTED_SCHEMA_VERSIONS, ModelScores, UplinkAnswer, 
 
 from ..errors import Forbidden
 from ..store import Store, WriteSet
-from ..store.base import EdgeRow
+from ..store.base import EdgeRow, ShadowRow, WindowRecord
+from ..store.packing import NONE, STATS
 from .ingest import (
     MAX_INT,
     IngestStats,
     _add_scores,
-    _add_window,
     _Newest,
     _Registry,
     _shadow_rows,
@@ -148,10 +149,11 @@ def ingest_windows(
     if site is None:
         return None
     ws = WriteSet(edge_id=edge.edge_id, epoch=batch.epoch, received_at=now)
-    newest: _Newest = {}
-    done: set[int] = set()
     times = _Times()
     signals_of = reg.signals
+    kept: list[_Window] = []
+    starts: list[float] = []
+    done: set[int] = set()
     try:
         for rec in records:
             start = times[rec.start]
@@ -166,18 +168,75 @@ def ingest_windows(
             known = signals_of.get(rec.asset)
             if known is None or not known.issuperset(rec.signals):
                 return None
-            _add_window(site, rec.asset, start, rec.length_s, rec.signals, ws, newest,
-                        times.__getitem__)  # fmt: skip
-            scores = _scores(rec)
-            if scores is not None:
-                _add_scores(site, rec.asset, start, scores, ws)
-            ws.keys.append((seq, "window"))
+            if rec.scores is not UNSET:
+                scores = _scores(rec)
+                if scores is not None:
+                    _add_scores(site, rec.asset, start, scores, ws)
+            kept.append(rec)
+            starts.append(start)
             done.add(seq)
+        ws.records, ws.shadow = _pack(site, kept, starts, times)
     except ValidationError:
         return None
-    ws.shadow = _shadow_rows(site, newest)
+    ws.keys = [(r.seq, "window") for r in kept]
     n_duplicates = len(records) - len(done)
     return finish(store, edge.edge_id, batch, ws, held | done, [], n_duplicates, [], now, stats)
+
+
+def _pack(
+    site: str, kept: list[_Window], starts: list[float], times: _Times
+) -> tuple[list[WindowRecord], list[ShadowRow]]:
+    """Pack the statistics of a whole batch column by column (numpy), then cut per record."""
+    flat: list[_Stats] = []
+    names_of: list[str] = []
+    counts: list[int] = []
+    for rec in kept:
+        sigs = rec.signals
+        if len(sigs) == 1:
+            for name, st in sigs.items():
+                flat.append(st)
+                names_of.append(name)
+            counts.append(1)
+        else:
+            ordered = sorted(sigs)
+            flat.extend([sigs[n] for n in ordered])
+            names_of.append(",".join(ordered))
+            counts.append(len(ordered))
+    arr = np.empty(len(flat), dtype=STATS)
+    arr["count"] = [s.count for s in flat]
+    arr["bad"] = [s.bad for s in flat]
+    arr["uncertain"] = [s.uncertain for s in flat]
+    arr["out_of_range"] = [s.out_of_range for s in flat]
+    # NONE (a NaN with a payload) marks a missing value; numpy copies the bits unchanged.
+    arr["min"] = [NONE if (v := s.min) is None else v for s in flat]
+    arr["max"] = [NONE if (v := s.max) is None else v for s in flat]
+    arr["mean"] = [NONE if (v := s.mean) is None else v for s in flat]
+    arr["std"] = [NONE if (v := s.std) is None else v for s in flat]
+    arr["last"] = [NONE if (v := s.last) is None else v for s in flat]
+    arr["last_ts"] = [NONE if (v := s.last_ts) is None else times[v] for s in flat]
+    buf = arr.tobytes()
+    size = STATS.itemsize
+    out = []
+    pos = 0
+    # Newest record per (asset, signal set): the shadow needs only those.
+    newest: dict[tuple[str, str], tuple[float, int, int]] = {}
+    for i, (rec, start, names, n) in enumerate(zip(kept, starts, names_of, counts, strict=True)):
+        end = pos + n * size
+        out.append(WindowRecord(site, rec.asset, start, rec.length_s, n, names, buf[pos:end]))
+        key = (rec.asset, names)
+        prev = newest.get(key)
+        if prev is None or start > prev[0]:
+            newest[key] = (start, i, pos // size)
+        pos = end
+    best: _Newest = {}
+    for (asset, names), (start, i, first) in newest.items():
+        for j, name in enumerate(names.split(",") if names else ()):
+            prev = best.get((asset, name))
+            if prev is None or start > prev[0]:
+                st = flat[first + j]
+                lts = None if st.last_ts is None else times[st.last_ts]
+                best[(asset, name)] = (start, kept[i].length_s, st, lts)
+    return out, _shadow_rows(site, best)
 
 
 def ingest_body(

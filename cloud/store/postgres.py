@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
 from ..errors import StoreError
+from .base import WindowRecord
 from .migrations import POSTGRES_TYPES
 from .sql import SqlStore
 
@@ -35,6 +36,32 @@ class PostgresStore(SqlStore):
     def _tx(self, conn: Any) -> Iterator[Any]:
         with conn.transaction(), conn.cursor() as cur:
             yield cur
+
+    def _insert_records(self, cur: Any, records: Sequence[WindowRecord]) -> None:
+        """COPY the records into a session staging table, then insert the new ones.
+
+        COPY (binary) moves a batch in one round trip without per-row statement work; the
+        INSERT .. SELECT keeps the first-stored-wins rule of the primary key.
+        """
+        conn = cur.connection
+        if getattr(self._local, "staged", None) is not conn:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS window_stage "
+                "(LIKE window_records) ON COMMIT DELETE ROWS"
+            )
+            self._local.staged = conn
+        with cur.copy(
+            "COPY window_stage (site, asset, start, length_s, n, signals, stats) "
+            "FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text", "text", "float8", "float8", "int8", "text", "bytea"])
+            for r in records:
+                copy.write_row(r)
+        cur.execute(
+            "INSERT INTO window_records (site, asset, start, length_s, n, signals, stats) "
+            "SELECT site, asset, start, length_s, n, signals, stats FROM window_stage "
+            "ON CONFLICT DO NOTHING"
+        )
 
     def _migration_lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
