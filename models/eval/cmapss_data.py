@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,28 @@ class Subset:
     test: Trajectories
     test_rul: np.ndarray
     train_sha256: str
+    #: How often the test file was scored through this object (the protocol allows once).
+    _test_looks: list[int] = field(default_factory=list, repr=False, compare=False)
+
+    def claim_test_look(self) -> int:
+        """Record the one scoring of the test file this run may make; refuse a second one.
+
+        The protocol (hyperparameters frozen by grouped CV on the train file, test file scored
+        once per run) is enforced here rather than trusted: whatever reads the test file to
+        score it goes through this call first.
+        """
+        if self._test_looks:
+            raise CmapssError(
+                f"test_{self.name}.txt was already scored in this run (the protocol allows one "
+                "look per run; fix: read the subset again for an independent run)"
+            )
+        self._test_looks.append(1)
+        return len(self._test_looks)
+
+    @property
+    def test_looks(self) -> int:
+        """Times the test file was scored through this object (0 or 1)."""
+        return len(self._test_looks)
 
 
 def read_trajectories(path: Path) -> Trajectories:

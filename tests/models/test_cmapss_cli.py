@@ -82,3 +82,25 @@ def test_cmapss_cli_missing_file_is_one_line_error(tmp_path: Path, capsys) -> No
     assert main(["model", "eval", "cmapss", "--data", str(tmp_path), "--subset", "FD004"]) == 1
     err = capsys.readouterr().err
     assert "train_FD004.txt: file not found" in err and "fix:" in err
+
+
+def test_cmapss_eval_scores_the_test_file_once_per_run_and_logs_it(
+    folder: Path, capsys, caplog
+) -> None:
+    """One eval run scores the test file once and says so; a second look is refused."""
+    import logging
+
+    from egiz.models.eval.cmapss import evaluate
+    from egiz.models.eval.cmapss_data import CmapssError, read_subset
+
+    caplog.set_level(logging.INFO, logger="egiz.models.eval.cmapss")
+    args = ["model", "eval", "cmapss", "--data", str(folder), "--subset", "FD002", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["test_file_scored_times_this_run"] == 1
+    looks = [r for r in caplog.records if "scoring test_FD002.txt once" in r.getMessage()]
+    assert len(looks) == 1 and "look 1 of 1" in looks[0].getMessage()
+    subset = read_subset(folder, "FD002")
+    subset.claim_test_look()  # as evaluate() does first
+    with pytest.raises(CmapssError, match="already scored in this run"):
+        evaluate(subset)
