@@ -54,6 +54,8 @@ def rul_manifest(
         "n_point_models": runtime.n_point,
         "quantiles": list(runtime.quantiles),
         "interval_scale": runtime.interval_scale,
+        "early_shift": runtime.early_shift,
+        "phm08_shrink": runtime.phm08_shrink,
         "hi_intercept": runtime.hi_intercept,
         "training_data_sha256": training_sha256,
         "metrics": metrics,
@@ -85,6 +87,9 @@ def load_rul(path: Path, expected_sha256: str) -> tuple[dict, RulRuntime]:
             quantiles=tuple(float(q) for q in manifest["quantiles"]),
             cap=float(manifest["outputs"][0]["cap"]),
             interval_scale=float(manifest["interval_scale"]),
+            # Artifacts from before the point rule existed averaged the members plainly.
+            early_shift=float(manifest.get("early_shift", 0.0)),
+            phm08_shrink=float(manifest.get("phm08_shrink", 0.0)),
         )
     except (KeyError, ValueError, TypeError) as err:
         raise ArtifactError(f"{path}: artifact content is inconsistent: {err}") from None

@@ -61,10 +61,22 @@ class RulParams:
     #: in-sample they under-cover held-out engines. Grouped CV on train_FD001: 1.0 -> 63 %,
     #: 1.4 -> 76 %, 1.6 -> 80 % (nominal for 10-90 %), 2.0 -> 85 % coverage.
     interval_scale: float = 1.6
+    #: Point rule (egiz.models.rul.runtime.combine_members): cycles moved earlier, and the
+    #: fraction of the way to the PHM08-optimal point for the band's spread. Chosen by grouped
+    #: CV with the joint rule declared in docs/model-quality.md (round 3).
+    early_shift: float = 0.0
+    phm08_shrink: float = 0.0
     hi_alpha: float = 1.0
     #: Monotone constraints: RUL never rises with the cycle count and rises with the health
     #: index level (its means, EWMs, min/max); slopes are left free.
     monotone: bool = False
+
+    def point_rule_grid(self) -> list[tuple[str, dict]]:
+        """The round-3 point-rule candidates (declared in docs/model-quality.md before CV ran)."""
+        grid = [("frozen (plain mean)", {"early_shift": 0.0, "phm08_shrink": 0.0})]
+        grid += [(f"shift -{b:g}", {"early_shift": b}) for b in (0.5, 1.0, 1.5, 2.0, 3.0)]
+        grid += [(f"PHM08 shrink {lam:g}", {"phm08_shrink": lam}) for lam in (0.25, 0.5, 0.75, 1.0)]
+        return grid
 
     def monotonic_cst(self, n_channels: int) -> np.ndarray | None:
         """Per-feature constraint for HistGradientBoosting (last channel is the health index)."""
@@ -127,6 +139,8 @@ def fit_rul(
         quantiles=p.quantiles,
         cap=p.cap,
         interval_scale=p.interval_scale,
+        early_shift=p.early_shift,
+        phm08_shrink=p.phm08_shrink,
     )
     X = runtime.features(settings, sensors, unit, cycle)
     names = p.spec.names([f"c{i}" for i in range(z.shape[1])] + ["hi"])

@@ -10,6 +10,7 @@ import pytest
 MODULES = (
     "egiz.models.features.window",
     "egiz.models.rul.regimes",
+    "egiz.models.rul.runtime",
     "egiz.models.artifacts.trees",
     "egiz.models.eval.cmapss",
 )
