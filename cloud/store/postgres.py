@@ -63,6 +63,17 @@ class PostgresStore(SqlStore):
             "ON CONFLICT DO NOTHING"
         )
 
+    def _bulk(
+        self, cur: Any, table: str, cols: str, pg_types: Sequence[str],
+        rows: Sequence[Sequence[Any]], tail: str = "",
+    ) -> None:
+        """One INSERT .. SELECT FROM unnest(arrays): one round trip for any number of rows."""
+        if not rows:
+            return
+        arrays = [list(col) for col in zip(*rows, strict=True)]
+        unnest = ", ".join(f"%s::{t}[]" for t in pg_types)
+        cur.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({unnest}) {tail}", arrays)
+
     def _migration_lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 

@@ -22,7 +22,7 @@ from .sql_commands import ControlSql
 from .sql_reads import ReadSql
 from .sql_rollups import RollupSql
 from .sql_windows import WindowSql
-from .sqlbase import EVENT_COLS, SHADOW_COLS, marks
+from .sqlbase import EVENT_COLS, SHADOW_COLS, SHADOW_TYPES, marks
 
 
 class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, WindowSql, Store):
@@ -131,15 +131,13 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, WindowSql, Sto
                 self._write_manifest(cur, ws)
             self._write_records(cur, ws)
             # Only a newer window moves the shadow: batches arrive in any order.
-            self._many(
-                cur,
-                f"INSERT INTO shadow ({SHADOW_COLS}) VALUES ({marks(11)}) "
+            self._bulk(
+                cur, "shadow", SHADOW_COLS, SHADOW_TYPES, ws.shadow,
                 "ON CONFLICT (site, asset, signal) DO UPDATE SET start = excluded.start, "
                 "length_s = excluded.length_s, value = excluded.value, ts = excluded.ts, "
                 "count = excluded.count, bad = excluded.bad, uncertain = excluded.uncertain, "
                 "out_of_range = excluded.out_of_range WHERE excluded.start > shadow.start",
-                ws.shadow,
-            )
+            )  # fmt: skip
             self._many(
                 cur,
                 "INSERT INTO scores (site, asset, start, body) VALUES (?, ?, ?, ?) "

@@ -101,11 +101,11 @@ class WindowSql(SqlBase):
         if not records:
             return
         self._insert_records(cur, records)
-        self._many(
-            cur,
-            "INSERT INTO rollup_pending (site, asset, lo, hi, marked_at) VALUES (?, ?, ?, ?, ?)",
+        self._bulk(
+            cur, "rollup_pending", "site, asset, lo, hi, marked_at",
+            ("text", "text", "float8", "float8", "float8"),
             [(*r, ws.received_at) for r in pending_ranges(records)],
-        )
+        )  # fmt: skip
 
     # reads ---------------------------------------------------------------------------------
     def window_records(

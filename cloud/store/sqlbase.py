@@ -17,6 +17,9 @@ WINDOW_COLS = (
     "min, max, mean, std, last, last_ts"
 )
 SHADOW_COLS = "site, asset, signal, start, length_s, value, ts, count, bad, uncertain, out_of_range"
+#: PostgreSQL types of the shadow columns (for bulk inserts from arrays).
+SHADOW_TYPES = ("text", "text", "text", "float8", "float8", "float8", "float8", "int8", "int8",
+                "int8", "int8")  # fmt: skip
 EVENT_COLS = "edge_id, epoch, seq, site, kind, ts, asset, signal, severity, message, alarm_id, body"
 
 
@@ -74,6 +77,18 @@ class SqlBase:
     def _many(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             cur.executemany(self._sql(sql), rows)
+
+    def _bulk(
+        self, cur: Any, table: str, cols: str, pg_types: Sequence[str],
+        rows: Sequence[Sequence[Any]], tail: str = "",
+    ) -> None:
+        """``INSERT INTO table (cols) VALUES .. tail`` for many rows (``tail``: no placeholders).
+
+        The default runs the statement per row (cheap in SQLite, in-process); PostgreSQL
+        overrides it with one statement over arrays.
+        """
+        self._many(cur, f"INSERT INTO {table} ({cols}) VALUES ({marks(len(pg_types))}) {tail}",
+                   rows)  # type: ignore[arg-type]  # fmt: skip
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         # Both drivers run in autocommit mode, so a read is one statement-level snapshot.
