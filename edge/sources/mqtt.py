@@ -139,6 +139,7 @@ class MqttSource:
         self.replayed = 0
         self.redelivered = 0
         self.tls: dict[str, Any] | None = None
+        self._refused_for = ""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -195,12 +196,18 @@ class MqttSource:
                     keepalive=self.config.keepalive_s,
                 )
                 self._client.loop_forever(retry_first_connection=False)
+            except ssl.SSLError as err:  # a configuration problem, not a passing outage
+                self._refused(
+                    f"TLS handshake with {url.hostname}:{port} failed: {err.reason or err} "
+                    "(fix: ca_file must hold the CA that signed the broker's certificate, "
+                    "and the URL's host must be named in it)"
+                )
             except (OSError, ValueError) as err:
                 self._last_error = repr(err)
                 log.info("mqtt %s: connect failed: %r", self.name, err)
             if self._stop.is_set():
                 break
-            if self.state != "reconnecting":
+            if self.state not in ("reconnecting", "refused"):
                 self._set_state("reconnecting")
             self.reconnects += 1
             self._stop.wait(retry.next_delay())
@@ -216,9 +223,36 @@ class MqttSource:
                 )
             )
 
+    def _refused(self, error: str) -> None:
+        """The broker refused us for a reason retrying will not fix: say so once, clearly.
+
+        The source keeps retrying with backoff (the broker's password file or certificate may
+        be fixed meanwhile); state ``refused`` and one event per distinct reason, not a
+        reconnect event per attempt.
+        """
+        self._last_error = error
+        log.warning("mqtt %s: %s", self.name, error)
+        if self.state == "refused" and error == self._refused_for:
+            return
+        self._refused_for = error
+        old, self.state = self.state, "refused"
+        self._note(
+            SourceNote(
+                EventKind.source_status,
+                f"source {self.name}: {error}",
+                {"source": self.name, "state": "refused", "previous": old, "error": error},
+            )
+        )
+
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
-            self._last_error = str(reason)
+            fix = ""
+            if reason.value in (4, 5, 134, 135):  # bad user name or password / not authorized
+                fix = " (fix: username and password of this source, and the broker's password file"
+                fix += " and ACL)"
+            elif reason.value in (2, 133):  # client identifier rejected
+                fix = " (fix: client_id; the broker rejects it)"
+            self._refused(f"the broker at {self.config.url} refused the login: {reason}{fix}")
             return
         sock = client.socket()
         if isinstance(sock, ssl.SSLSocket):  # what was really negotiated, for the status page
@@ -230,7 +264,7 @@ class MqttSource:
         self._set_state("connected")
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if not self._stop.is_set():
+        if not self._stop.is_set() and self.state != "refused":
             self._last_error = str(reason)
             self._set_state("reconnecting")
 
