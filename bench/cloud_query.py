@@ -19,16 +19,19 @@ import sys
 import time
 
 import httpx
+import numpy as np
 
 from egiz.cloud.services.auth import add_user, issue_token
 from egiz.cloud.services.rollup import run_rollups
 from egiz.cloud.store import WriteSet, open_store
-from egiz.cloud.store.base import AssetRow, AssetTypeRow, ShadowRow, SiteRow, WindowRow
+from egiz.cloud.store.base import AssetRow, AssetTypeRow, ShadowRow, SiteRow, WindowRecord
+from egiz.cloud.store.packing import NONE, STATS
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
 def _fill(url: str, assets: int, signals: int, days: float, window: float) -> int:
+    """Write the dataset straight into the store (packed records, a day per transaction)."""
     store = open_store(url)
     sig = [f"s{i:02d}" for i in range(signals)]
     atype = json.dumps({"name": "pump", "signals": [{"name": s, "unit": "degC"} for s in sig]})
@@ -40,23 +43,35 @@ def _fill(url: str, assets: int, signals: int, days: float, window: float) -> in
     ]
     store.write(ws)
     n_win = int(days * 86400 / window)
+    per_tx = max(1, int(86400 / window))
+    names = ",".join(sig)
     rows = 0
-    for a in range(assets):
-        batch = [
-            WindowRow("bench", f"a{a:03d}", s, T0 + k * window, window, 60, 0, 0, 0,
-                      1.0, 3.0, 2.0, 0.5, 2.0 + k % 7, None)
-            for k in range(n_win) for s in sig
-        ]  # fmt: skip
-        last = T0 + (n_win - 1) * window
-        shadow = [ShadowRow("bench", f"a{a:03d}", s, last, window, 2.0, last + window, 60, 0, 0, 0)
-                  for s in sig]  # fmt: skip
-        store.write(WriteSet(edge_id="bench", epoch="e", received_at=T0, windows=batch,
-                             shadow=shadow))  # fmt: skip
-        rows += len(batch)
     t = time.perf_counter()
-    while run_rollups(store, 100_000):
+    for a in range(assets):
+        asset = f"a{a:03d}"
+        for k0 in range(0, n_win, per_tx):
+            k = np.arange(k0, min(n_win, k0 + per_tx))
+            stats = np.zeros((len(k), signals), dtype=STATS)
+            stats["count"] = 60
+            stats["min"], stats["max"], stats["mean"], stats["std"] = 1.0, 3.0, 2.0, 0.5
+            stats["last"] = (2.0 + k % 7)[:, None] + np.arange(signals) / 100
+            stats["last_ts"] = NONE
+            starts = T0 + k * window
+            recs = [WindowRecord("bench", asset, float(st), window, signals, names, blob.tobytes())
+                    for st, blob in zip(starts, stats, strict=True)]  # fmt: skip
+            store.write(WriteSet(edge_id="bench", epoch="e", received_at=T0, records=recs))
+            rows += len(recs) * signals
+        last = T0 + (n_win - 1) * window
+        shadow = [ShadowRow("bench", asset, s, last, window, 2.0, last + window, 60, 0, 0, 0)
+                  for s in sig]  # fmt: skip
+        store.write(WriteSet(edge_id="bench", epoch="e", received_at=T0, shadow=shadow))
+    print(f"filled {rows:,} signal windows ({n_win * assets:,} records) in "
+          f"{time.perf_counter() - t:.1f} s", file=sys.stderr)  # fmt: skip
+    t = time.perf_counter()
+    while run_rollups(store, 1000):
         pass
-    print(f"rollups: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    print(f"rollups: {time.perf_counter() - t:.1f} s ({rows / (time.perf_counter() - t):,.0f} "
+          "signal windows/s)", file=sys.stderr)  # fmt: skip
     add_user(store, "bench", "bench-password", {"*": "viewer"})
     store.close()
     return rows
@@ -82,10 +97,11 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--reuse", action="store_true",
+                    help="query a database filled by an earlier run with the same sizes")
     args = ap.parse_args()
-    t = time.perf_counter()
-    rows = _fill(args.db, args.assets, args.signals, args.days, args.window)
-    print(f"filled {rows:,} window rows in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    if not args.reuse:
+        _fill(args.db, args.assets, args.signals, args.days, args.window)
     store = open_store(args.db)
     token, _ = issue_token(store, "bench")
     store.close()

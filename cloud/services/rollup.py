@@ -23,6 +23,8 @@ from ..store.packing import FLOATS, NONE, STATS, decode, to_rows
 from ..store.sql_windows import MERGE_GAP_S
 
 TIERS = (60, 3600)
+#: Most seconds of buckets one rollup step reads (bounds its memory after a long backlog).
+MAX_SPAN_S = 86400.0
 #: Retention in seconds per tier (0 = raw windows); None keeps forever.
 DEFAULT_RETENTION: dict[int, float | None] = {0: 30 * 86400.0, 60: 400 * 86400.0, 3600: None}
 
@@ -138,13 +140,17 @@ def run_rollups(store: Store, max_ranges: int = 10_000) -> int:
     for (site, asset), marks in by_asset.items():
         marks.sort(key=lambda p: p[2])
         groups: list[list[tuple[str, str, float, float, float]]] = []
+        reach = -math.inf
         for p in marks:
-            if groups and p[2] - max(q[3] for q in groups[-1]) <= MERGE_GAP_S:
+            # Close ranges are recomputed together, up to a day of buckets at a time.
+            if groups and p[2] - reach <= MERGE_GAP_S and p[3] - groups[-1][0][2] <= MAX_SPAN_S:
                 groups[-1].append(p)
+                reach = max(reach, p[3])
             else:
                 groups.append([p])
+                reach = p[3]
         for group in groups:
-            lo, hi = group[0][2], max(q[3] for q in group)
+            lo, hi = group[0][2], max(q[3] for q in group)  # a pending range may exceed a day
             raw = store.window_records(0, site, asset, lo, hi + fine)
             store.replace_rollups(fine, aggregate_records(site, asset, raw, fine))
             h_lo, h_hi = lo // coarse * coarse, hi // coarse * coarse + coarse

@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .base import WindowRecord, WindowRow, WriteSet
 from .packing import STATS, decode, pack_rows, to_rows
 from .sqlbase import SqlBase, marks
@@ -24,31 +26,41 @@ RECORD_COLS = "site, asset, start, length_s, n, signals, stats"
 
 
 def seq_runs(keys: Iterable[tuple[int, str]]) -> list[tuple[int, int, str]]:
-    """Return (lo, hi, kind) runs of consecutive seqs of one kind."""
-    runs: list[list[Any]] = []
-    for seq, kind in sorted(set(keys)):
-        if runs and runs[-1][1] == seq - 1 and runs[-1][2] == kind:
-            runs[-1][1] = seq
-        else:
-            runs.append([seq, seq, kind])
-    return [(lo, hi, kind) for lo, hi, kind in runs]
+    """Return (lo, hi, kind) runs of consecutive seqs of one kind (vectorized per kind)."""
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for seq, kind in keys:
+        by_kind[kind].append(seq)
+    runs = []
+    for kind, seqs in by_kind.items():
+        arr = np.unique(np.asarray(seqs, dtype=np.int64))
+        cut = np.flatnonzero(np.diff(arr) != 1) + 1
+        los, his = arr[np.r_[0, cut]], arr[np.r_[cut - 1, len(arr) - 1]]
+        runs += [(lo, hi, kind) for lo, hi in zip(los.tolist(), his.tolist(), strict=True)]
+    return sorted(runs)
 
 
-def pending_ranges(records: Iterable[WindowRecord]) -> list[tuple[str, str, float, float]]:
-    """Return (site, asset, first bucket, last bucket) ranges covering the records' buckets."""
-    by_asset: dict[tuple[str, str], set[float]] = defaultdict(set)
-    for r in records:
-        by_asset[(r.site, r.asset)].add(r.start // BUCKET_S * BUCKET_S)
+def pending_ranges(records: Sequence[WindowRecord]) -> list[tuple[str, str, float, float]]:
+    """Return (site, asset, first bucket, last bucket) ranges covering the records' buckets.
+
+    Buckets of one asset closer than MERGE_GAP_S share a range (recomputing the few empty
+    buckets between them is harmless); vectorized, as a batch holds thousands of records.
+    """
+    if not records:
+        return []
+    keys = np.asarray([f"{r.site}\x1f{r.asset}" for r in records])
+    names, asset = np.unique(keys, return_inverse=True)
+    bucket = np.floor_divide(np.fromiter((r.start for r in records), np.float64, len(records)),
+                             BUCKET_S) * BUCKET_S  # fmt: skip
+    order = np.lexsort((bucket, asset))
+    asset, bucket = asset[order], bucket[order]
+    new = np.r_[True, (asset[1:] != asset[:-1]) | (np.diff(bucket) > MERGE_GAP_S)]
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:] - 1, len(bucket) - 1]
     out = []
-    for (site, asset), buckets in sorted(by_asset.items()):
-        ordered = sorted(buckets)
-        lo = hi = ordered[0]
-        for b in ordered[1:]:
-            if b - hi > MERGE_GAP_S:
-                out.append((site, asset, lo, hi))
-                lo = b
-            hi = b
-        out.append((site, asset, lo, hi))
+    for a, lo, hi in zip(asset[first].tolist(), bucket[first].tolist(), bucket[last].tolist(),
+                         strict=True):  # fmt: skip
+        site, name = str(names[a]).split("\x1f", 1)
+        out.append((site, name, lo, hi))
     return out
 
 
