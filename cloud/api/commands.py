@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from egiz.contracts import split_global_id
 
@@ -36,11 +36,13 @@ def _split(asset_id: str) -> tuple[str, str]:
 @router.post("/assets/{asset_id}/commands", response_model=CommandPublic, status_code=201,
              responses=_ERR, summary="Issue a command to an asset")  # fmt: skip
 def post_command(
-    store: StoreDep, user: UserDep, asset_id: AssetId, body: CommandCreate
+    request: Request, store: StoreDep, user: UserDep, asset_id: AssetId, body: CommandCreate
 ) -> CommandPublic:
     """Check role, limits, preconditions; critical actions wait for a second person."""
     site, asset = _split(asset_id)
-    return commands.create(store, user, site, asset, body)
+    out = commands.create(store, user, site, asset, body)
+    request.app.state.changes.bump()  # other dashboards show the new command at once
+    return out
 
 
 @router.get("/assets/{asset_id}/commands", response_model=CommandsPublic,
@@ -60,6 +62,10 @@ def read_command(store: StoreDep, user: UserDep, command_id: str) -> CommandPubl
 
 @router.post("/commands/{command_id}/approve", response_model=CommandPublic, responses=_ERR,
              summary="Second approval of a critical command")  # fmt: skip
-def approve_command(store: StoreDep, user: UserDep, command_id: str) -> CommandPublic:
+def approve_command(
+    request: Request, store: StoreDep, user: UserDep, command_id: str
+) -> CommandPublic:
     """Another operator or admin than the issuer approves; the command becomes pending."""
-    return commands.approve(store, user, command_id)
+    out = commands.approve(store, user, command_id)
+    request.app.state.changes.bump()  # the issuer's dashboard sees the approval at once
+    return out

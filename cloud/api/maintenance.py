@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from ..services import maintenance
 from ..services.maintenance import MaintenanceCreate, MaintenanceList, MaintenancePublic
@@ -22,11 +22,14 @@ AssetId = Annotated[
              status_code=201, summary="Record a maintenance action",
              responses={403: {"description": "viewer"}, 404: {"description": "no such asset"}})  # fmt: skip
 def post_maintenance(
-    store: StoreDep, user: UserDep, asset_id: AssetId, body: MaintenanceCreate
+    request: Request, store: StoreDep, user: UserDep, asset_id: AssetId, body: MaintenanceCreate
 ) -> MaintenancePublic:
-    """Engineers, operators and admins; the record goes into the ledger."""
+    """Engineers, operators and admins; the record goes into the ledger, and its resets ride
+    to the edge as a ``reset_baseline`` command (``command_id``)."""
     site, asset = _split(asset_id)
-    return maintenance.record(store, user, site, asset, body)
+    out = maintenance.record(store, user, site, asset, body)
+    request.app.state.changes.bump()
+    return out
 
 
 @router.get("/assets/{asset_id}/maintenance", response_model=MaintenanceList,

@@ -75,10 +75,17 @@ class CommandPublic(BaseModel):
 
 
 class CommandsPublic(BaseModel):
-    """A page of commands."""
+    """A page of commands, and what the caller may issue on this asset (for forms)."""
 
     data: list[CommandPublic]
     count: int
+    can_issue: bool = Field(False, description="the caller is operator or admin on the site")
+    setpoints: list[dict[str, Any]] = Field(
+        default_factory=list, description="the asset type's setpoints with their limits"
+    )
+    actions: list[dict[str, Any]] = Field(
+        default_factory=list, description="the asset type's commands (critical: second person)"
+    )
 
 
 def _dt(t: float) -> datetime:
@@ -340,8 +347,13 @@ def list_for_asset(store: Store, user: Principal, site: str, asset: str,
                    limit: int = 100) -> CommandsPublic:  # fmt: skip
     """Commands of one asset, newest first."""
     authorize(user, Action.read, site)
+    atype = _asset_type(store, site, asset)
     data = [public(r) for r in store.commands(site=site, asset=asset, limit=limit)]
-    return CommandsPublic(data=data, count=len(data))
+    return CommandsPublic(
+        data=data, count=len(data), can_issue=user.role_at(site) in COMMAND_ROLES,
+        setpoints=[s.model_dump(mode="json") for s in atype.setpoints],
+        actions=[c.model_dump(mode="json") for c in atype.commands],
+    )  # fmt: skip
 
 
 def expire_due(store: Store, now: float | None = None, edge_id: str | None = None) -> int:

@@ -55,6 +55,7 @@ class MaintenanceList(BaseModel):
 
     data: list[MaintenancePublic]
     count: int
+    can_record: bool = Field(False, description="the caller may record maintenance here")
 
 
 def record(store: Store, user: Principal, site: str, asset: str, req: MaintenanceCreate,
@@ -88,7 +89,8 @@ def list_for_asset(store: Store, user: Principal, site: str, asset: str) -> Main
     """Maintenance records of one asset."""
     authorize(user, Action.read, site)
     data = [MaintenancePublic.model_validate_json(b) for b in store.maintenance(site, asset)]
-    return MaintenanceList(data=data, count=len(data))
+    return MaintenanceList(data=data, count=len(data),
+                           can_record=user.role_at(site) in MAINTENANCE_ROLES)  # fmt: skip
 
 
 def reset_since(store: Store, site: str, asset: str, what: str) -> float | None:

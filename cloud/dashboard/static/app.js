@@ -22,8 +22,9 @@ async function render() {
 }
 
 function refreshLater() {
-  // What the user is working with (an open select, a drag on the chart) is not re-rendered.
-  if (egiz.busy || document.activeElement?.tagName === "SELECT") {
+  // What the user is working with (an open select, a field being typed in, a drag on the
+  // chart) is not re-rendered.
+  if (egiz.busy || ["SELECT", "INPUT", "TEXTAREA"].includes(document.activeElement?.tagName)) {
     timer = setTimeout(refreshLater, egiz.pollMs);
     return;
   }

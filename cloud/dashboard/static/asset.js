@@ -1,4 +1,5 @@
-// Asset page: latest signals, model scores, trend chart with time range, alarms, completeness.
+// Asset page: latest signals, model scores, trend chart with time range, alarms, commands and
+// maintenance (commands.js), completeness.
 "use strict";
 
 const RANGES = { "1 h": 3600, "6 h": 21600, "24 h": 86400, "7 d": 604800, "30 d": 2592000, all: 0 };
@@ -104,6 +105,7 @@ async function assetView(root, gid, rerender) {
         el("td", {}, String(x.uncertain)), el("td", {}, String(x.out_of_range))))),
     el("h3", {}, "Alarms"),
     await alarmTable(mine, rerender),
+    await controlSection(gid, rerender),
     completeness(edges.data.filter((e) => e.site === site), gaps.data));
   setStatus(`${asset.id} · refreshed ${new Date().toLocaleTimeString()}`);
 }
