@@ -52,8 +52,11 @@ from .ingest import (
 
 Count = Annotated[int, Meta(ge=0, le=MAX_INT)]
 
+# gc=False: the decoded structs hold no reference cycles, and tracking a batch's thousands
+# of them would make the garbage collector scan them over and over.
 
-class _Stats(msgspec.Struct, forbid_unknown_fields=True):
+
+class _Stats(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     count: Count
     bad: Count = 0
     uncertain: Count = 0
@@ -64,10 +67,11 @@ class _Stats(msgspec.Struct, forbid_unknown_fields=True):
     std: float | None = None
     last: float | None = None
     last_ts: str | None = None
-    features: dict[str, float] = {}
+    # UNSET, not {}: a mutable default is copied per decoded struct (2/3 of the decode time).
+    features: dict[str, float] | UnsetType = UNSET
 
 
-class _Window(msgspec.Struct, forbid_unknown_fields=True):
+class _Window(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     type: Literal["window"]
     seq: Annotated[int, Meta(ge=1, le=MAX_INT)]
     asset: str
@@ -77,7 +81,7 @@ class _Window(msgspec.Struct, forbid_unknown_fields=True):
     scores: Raw | UnsetType = UNSET
 
 
-class _Batch(msgspec.Struct, forbid_unknown_fields=True):
+class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     records: list[_Window]
     # The envelope is validated by the UplinkBatch contract; kept raw here.
     schema: Raw | UnsetType = UNSET
