@@ -1,4 +1,4 @@
-"""Issue 6 acceptance 1 on the real FD001 protocol with the frozen recipe: what holds, what not.
+"""Issue 6 acceptance 1 on the real FD001 protocol with the frozen recipe: all four thresholds.
 
 Trains on train_FD001.txt with the frozen hyperparameters, scores the last cycle of each test
 engine once, and asserts the claim in docs/model-quality.md so it cannot silently rot.
@@ -31,15 +31,15 @@ def test_cmapss_fd001_meets_rmse_thresholds_and_capped_score(fd001) -> None:
     assert result.score_capped <= 200, result.metrics()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not met: measured PHM08 203.8 against the true RUL with the CV-selected recipe "
-    "(docs/model-quality.md); strict, so meeting it turns this into a failure to update",
-)
 def test_cmapss_fd001_meets_true_rul_score_threshold(fd001) -> None:
-    """Issue 6 acceptance 1: PHM08 score <= 200 against the true RUL."""
+    """Issue 6 acceptance 1: PHM08 score <= 200 against the true RUL.
+
+    Met narrowly (199.5) since the round-3 point rule (a 0.5-cycle early shift, chosen by
+    grouped CV on train_FD001 only); docs/model-quality.md says how thin the margin is.
+    """
     result, _ = fd001
     assert result.score_true <= 200, result.metrics()
+    assert result.test_looks == 1
 
 
 def test_cmapss_fd001_interval_is_informative(fd001) -> None:
