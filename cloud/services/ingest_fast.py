@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-import numpy as np
 from msgspec import UNSET, Meta, Raw, UnsetType
 from pydantic import TypeAdapter, ValidationError
 
@@ -36,7 +35,7 @@ from egiz.contracts import ACCEPTED_SCHEMA_VERSIONS, ModelScores, UplinkAnswer, 
 from ..errors import Forbidden
 from ..store import Store, WriteSet
 from ..store.base import EdgeRow, ShadowRow, WindowRecord
-from ..store.packing import NONE, STATS
+from ..store.packing import NONE, pack_one
 from .ingest import (
     MAX_INT,
     IngestStats,
@@ -94,6 +93,7 @@ class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_Batch)
+new_record = tuple.__new__
 _ENVELOPE = ("schema", "edge_id", "epoch", "batch_id", "sent_at", "ledger_head", "command_acks")
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 _MAX_RECORDS = UplinkBatch.model_fields["records"].metadata[0].max_length
@@ -190,56 +190,36 @@ def ingest_windows(
 def _pack(
     site: str, kept: list[_Window], starts: list[float], times: _Times
 ) -> tuple[list[WindowRecord], list[ShadowRow]]:
-    """Pack the statistics of a whole batch column by column (numpy), then cut per record."""
-    flat: list[_Stats] = []
-    names_of: list[str] = []
-    counts: list[int] = []
-    for rec in kept:
-        sigs = rec.signals
-        if len(sigs) == 1:
-            for name, st in sigs.items():
-                flat.append(st)
-                names_of.append(name)
-            counts.append(1)
-        else:
-            ordered = sorted(sigs)
-            flat.extend([sigs[n] for n in ordered])
-            names_of.append(",".join(ordered))
-            counts.append(len(ordered))
-    arr = np.empty(len(flat), dtype=STATS)
-    arr["count"] = [s.count for s in flat]
-    arr["bad"] = [s.bad for s in flat]
-    arr["uncertain"] = [s.uncertain for s in flat]
-    arr["out_of_range"] = [s.out_of_range for s in flat]
-    # NONE (a NaN with a payload) marks a missing value; numpy copies the bits unchanged.
-    arr["min"] = [NONE if (v := s.min) is None else v for s in flat]
-    arr["max"] = [NONE if (v := s.max) is None else v for s in flat]
-    arr["mean"] = [NONE if (v := s.mean) is None else v for s in flat]
-    arr["std"] = [NONE if (v := s.std) is None else v for s in flat]
-    arr["last"] = [NONE if (v := s.last) is None else v for s in flat]
-    arr["last_ts"] = [NONE if (v := s.last_ts) is None else times[v] for s in flat]
-    buf = arr.tobytes()
-    size = STATS.itemsize
+    """Pack each record's statistics (one C-level struct pack per signal); find the shadow."""
     out = []
-    pos = 0
     # Newest record per (asset, signal set): the shadow needs only those.
-    newest: dict[tuple[str, str], tuple[float, int, int]] = {}
-    for i, (rec, start, names, n) in enumerate(zip(kept, starts, names_of, counts, strict=True)):
-        end = pos + n * size
-        out.append(WindowRecord(site, rec.asset, start, rec.length_s, n, names, buf[pos:end]))
-        key = (rec.asset, names)
+    newest: dict[tuple[str, str], tuple[float, _Window]] = {}
+    for rec, start in zip(kept, starts, strict=True):
+        sigs = rec.signals
+        names = sorted(sigs) if len(sigs) > 1 else list(sigs)
+        blob = b"".join([
+            pack_one(s.count, s.bad, s.uncertain, s.out_of_range,
+                     NONE if (v := s.min) is None else v, NONE if (v := s.max) is None else v,
+                     NONE if (v := s.mean) is None else v, NONE if (v := s.std) is None else v,
+                     NONE if (v := s.last) is None else v,
+                     NONE if (t := s.last_ts) is None else times[t])
+            for s in map(sigs.__getitem__, names)
+        ])  # fmt: skip
+        joined = ",".join(names)
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (a third of this loop).
+        out.append(new_record(WindowRecord, (site, rec.asset, start, rec.length_s, len(names),
+                                             joined, blob)))  # fmt: skip
+        key = (rec.asset, joined)
         prev = newest.get(key)
         if prev is None or start > prev[0]:
-            newest[key] = (start, i, pos // size)
-        pos = end
+            newest[key] = (start, rec)
     best: _Newest = {}
-    for (asset, names), (start, i, first) in newest.items():
-        for j, name in enumerate(names.split(",") if names else ()):
-            prev = best.get((asset, name))
-            if prev is None or start > prev[0]:
-                st = flat[first + j]
+    for (asset, _), (start, rec) in newest.items():
+        for name, st in rec.signals.items():
+            prev_best = best.get((asset, name))
+            if prev_best is None or start > prev_best[0]:
                 lts = None if st.last_ts is None else times[st.last_ts]
-                best[(asset, name)] = (start, kept[i].length_s, st, lts)
+                best[(asset, name)] = (start, rec.length_s, st, lts)
     return out, _shadow_rows(site, best)
 
 
