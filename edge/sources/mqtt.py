@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlparse
 
+import msgspec
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -68,13 +68,27 @@ def parse_ts(raw: Any) -> float:
     raise Malformed(f"timestamp {raw!r} is not a time")
 
 
-def parse_value(raw: Any) -> float:
-    """A float from a JSON number or boolean, NaN from null (a dropout); else malformed."""
-    if raw is None:
-        return math.nan  # normalize turns a missing number into a bad-quality sample
-    if isinstance(raw, bool | int | float):
-        return float(raw)
-    raise Malformed(f"value {raw!r} is not a number")
+_Number = float | bool | None  # bool: a switch is 0/1; None: a dropout (a bad sample)
+
+
+def _decoder(fmt: Any) -> Callable[[bytes], Any]:
+    """A msgspec decoder that validates one payload format while it parses (no dict walk).
+
+    Field names come from the config, so the struct is built per format; a payload that does
+    not fit raises ``msgspec.ValidationError`` (a ValueError): counted as malformed.
+    """
+    if fmt.format == "raw":
+        return msgspec.json.Decoder(_Number).decode
+    fields: list[Any] = [("v", _Number if fmt.format == "json" else dict[str, _Number])]
+    rename = {"v": fmt.value_field if fmt.format == "json" else fmt.values_field}
+    if fmt.ts_field:
+        fields.append(("t", float | str | None, None))
+        rename["t"] = fmt.ts_field
+    if fmt.quality_field:
+        fields.append(("q", str | bool | None, "good"))
+        rename["q"] = fmt.quality_field
+    struct = msgspec.defstruct("Payload", fields, rename=rename)
+    return msgspec.json.Decoder(struct).decode
 
 
 class _Matcher:
@@ -110,6 +124,7 @@ class MqttSource:
         self._on_note = on_note
         self._matchers = [_Matcher(s) for s in config.subscriptions]
         self._topic_cache: dict[str, tuple[int, Any]] = {}
+        self._parsers: dict[str, Callable[[bytes], tuple[Any, float, Any, int]]] = {}
         self._ref_cache: dict[tuple[int, str, str], int] = {}
         self._lock = threading.Lock()
         self._b_ref: list[int] = []
@@ -331,29 +346,60 @@ class MqttSource:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def _parse(self, topic: str, payload: bytes) -> tuple[Any, float, Any, int]:
-        """(ref or refs, ts, value or values, quality) of one message; raises when malformed."""
+        """(ref or refs, ts, value or values, quality) of one message; raises when malformed.
+
+        Values may be None (JSON null: a dropout); the batch turns them into NaN.
+        """
+        parse = self._parsers.get(topic)
+        if parse is None:
+            parse = self._parser_for(topic)
+        return parse(payload)
+
+    def _parser_for(self, topic: str) -> Callable[[bytes], tuple[Any, float, Any, int]]:
+        """Compile the parser of one topic: its refs resolved once, a typed msgspec decoder."""
         idx, names = self._resolve(topic)
         if idx < 0:
             raise Malformed("topic matches no template")
         m = self._matchers[idx]
         fmt = m.sub.payload
         asset, signal = names
+        decode = _decoder(fmt)
+        has_ts, has_q = bool(fmt.ts_field), bool(fmt.quality_field)
+        parse: Callable[[bytes], tuple[Any, float, Any, int]]
         if fmt.format == "raw":
-            value = parse_value(json.loads(payload))
-            return self._refidx(m.sub, asset, signal), math.nan, value, GOOD
-        doc = json.loads(payload)
-        if not isinstance(doc, dict):
-            raise Malformed("payload is not a JSON object")
-        ts = parse_ts(doc.get(fmt.ts_field)) if fmt.ts_field else math.nan
-        q = _QUALITY[doc.get(fmt.quality_field, "good")] if fmt.quality_field else GOOD
-        if fmt.format == "json":
-            value = parse_value(doc[fmt.value_field])
-            return self._refidx(m.sub, asset, signal), ts, value, q
-        values = doc[fmt.values_field]
-        if not isinstance(values, dict):
-            raise Malformed(f"{fmt.values_field!r} is not an object")
-        refs = [self._refidx(m.sub, asset, str(k)) for k in values]
-        return refs, ts, [parse_value(v) for v in values.values()], q
+            ref = self._refidx(m.sub, asset, signal)
+
+            def parse(payload: bytes) -> tuple[Any, float, Any, int]:
+                return ref, math.nan, decode(payload), GOOD
+
+        elif fmt.format == "json":
+            ref = self._refidx(m.sub, asset, signal)
+
+            def parse(payload: bytes) -> tuple[Any, float, Any, int]:
+                d = decode(payload)
+                t = d.t if has_ts else None
+                # the common case (epoch seconds as a float) without a call
+                ts = t if t.__class__ is float and t < 1e11 else parse_ts(t)
+                return ref, ts, d.v, _QUALITY[d.q] if has_q else GOOD
+
+        else:
+            sub = m.sub
+            known: list[Any] = [None, None]  # the last key list seen here, and its refs
+
+            def parse(payload: bytes) -> tuple[Any, float, Any, int]:
+                d = decode(payload)
+                values = d.v
+                keys = list(values)
+                if keys != known[0]:
+                    known[1] = [self._refidx(sub, asset, k) for k in keys]
+                    known[0] = keys
+                t = d.t if has_ts else None
+                ts = t if t.__class__ is float and t < 1e11 else parse_ts(t)
+                return known[1], ts, list(values.values()), _QUALITY[d.q] if has_q else GOOD
+
+        if len(self._parsers) < 100_000:
+            self._parsers[topic] = parse
+        return parse
 
     def _journal_lapse(self) -> None:
         """Note once that the journal stopped (full or failing): a kill would now lose samples."""
