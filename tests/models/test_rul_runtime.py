@@ -45,8 +45,11 @@ def test_rul_runtime_equals_sklearn_models(small) -> None:
     members = [
         e.predict(X[:, c]) for e, c in zip(trained.estimators[:3], trained.columns[:3], strict=True)
     ]
-    point = np.clip(np.mean(members, axis=0), 0, 125)
-    assert np.allclose(pred.rul, point)
+    # The frozen point rule: the members' mean, clipped, moved early_shift cycles earlier
+    # (kept inside the band).
+    point = np.clip(np.mean(members, axis=0), 0, 125) - rt.early_shift
+    assert rt.early_shift > 0 and rt.phm08_shrink == 0
+    assert np.allclose(pred.rul, np.clip(point, pred.low, pred.high))
     assert np.all(pred.low <= pred.rul) and np.all(pred.rul <= pred.high)
 
 
