@@ -135,12 +135,55 @@ class TreeEnsemble:
         self._mleft = self.missing_left.ravel()
         self._value = self.value.ravel()
         self._roots = base.ravel()
+        # Leaf sums of all models in one sequential cumsum: each model's trees in a row of a
+        # (n_models, most trees) table, padded with a pointer to an extra 0.0 column; adding
+        # trailing zeros leaves a sequential float sum bit for bit unchanged.
+        sizes = np.diff(self.offsets)
+        slot = np.arange(int(sizes.max()))[None, :]
+        self._sum_index = np.where(slot < sizes[:, None], self.offsets[:-1, None] + slot, t)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Scores of every packed model, shape ``(n_samples, n_models)``."""
         X = np.asarray(X, dtype=np.float64)
         n = X.shape[0]
         has_nan = bool(np.isnan(X).any())
+        if n <= self.SMALL_BATCH:
+            idx = self._walk_decided(X, has_nan)
+        else:
+            idx = self._walk_levels(X, has_nan)
+        leaf_values = np.concatenate([self._value.take(idx), np.zeros((n, 1))], axis=1)
+        # Sequential sums (baseline first, then each tree in order) match sklearn bit for bit.
+        table = leaf_values[:, self._sum_index]  # (n, n_models, most trees)
+        table = np.concatenate(
+            [np.broadcast_to(self.baseline[None, :, None], (n, self.n_models, 1)), table], axis=2
+        )
+        return np.cumsum(table, axis=2)[:, :, -1]
+
+    #: Up to this many rows, every node's decision is taken at once and the walk is one take
+    #: per level (the edge's one-asset call: a few dozen numpy calls instead of ~100); larger
+    #: batches walk level by level, touching only the nodes on each row's path.
+    SMALL_BATCH = 4
+
+    def _walk_decided(self, X: np.ndarray, has_nan: bool) -> np.ndarray:
+        n, size = X.shape[0], self._feat.size
+        x = X.take(self._feat, axis=1)  # (n, every node slot)
+        go_left = x <= self._thr
+        if has_nan:
+            go_left = np.where(np.isnan(x), self._mleft, go_left)
+        # Each row's next node from every node (a leaf's is itself), then one take per level.
+        nxt = np.where(go_left, self._left, self._right).ravel()
+        idx = np.broadcast_to(self._roots[None, :], (n, self._roots.size))
+        if n == 1:
+            for _ in range(self.depth):
+                idx = nxt.take(idx)
+            return idx
+        row = (np.arange(n, dtype=np.intp) * size)[:, None]  # row r's table starts here
+        for _ in range(self.depth):
+            idx = nxt.take(idx + row)
+        return idx
+
+    def _walk_levels(self, X: np.ndarray, has_nan: bool) -> np.ndarray:
+        n = X.shape[0]
         offset = (np.arange(n, dtype=np.intp) * X.shape[1])[:, None]
         flat_x = X.ravel()
         idx = np.broadcast_to(self._roots[None, :], (n, self._roots.size))
@@ -150,13 +193,7 @@ class TreeEnsemble:
             if has_nan:
                 go_left = np.where(np.isnan(x), self._mleft.take(idx), go_left)
             idx = np.where(go_left, self._left.take(idx), self._right.take(idx))
-        leaf_values = self._value.take(idx)
-        out = np.empty((n, self.n_models))
-        for k in range(self.n_models):  # a handful of models; sequential sums match sklearn
-            a, b = self.offsets[k], self.offsets[k + 1]
-            block = np.concatenate([np.full((n, 1), self.baseline[k]), leaf_values[:, a:b]], 1)
-            out[:, k] = np.cumsum(block, axis=1)[:, -1]
-        return out
+        return idx
 
 
 def _depth(a: dict[str, np.ndarray]) -> int:

@@ -30,6 +30,12 @@ def test_trees_runtime_equals_sklearn_bit_for_bit() -> None:
     out = ens.predict(Xt)
     for k, m in enumerate(models):
         assert np.array_equal(out[:, k], m.predict(Xt)), k
+    # Small batches (the edge's one-asset call) take the all-nodes-decided walk: same bits,
+    # with and without missing values in the row.
+    assert ens.SMALL_BATCH >= 1 and np.isnan(Xt[:40]).any(axis=1).any()
+    singles = np.concatenate([ens.predict(Xt[i : i + 1]) for i in range(40)])
+    assert np.array_equal(singles, out[:40])
+    assert np.array_equal(ens.predict(Xt[:3]), out[:3])
 
 
 def test_trees_round_trip_through_arrays() -> None:
