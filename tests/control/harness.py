@@ -1,14 +1,15 @@
-"""A whole site in one event loop for the control tests: simulator (OPC UA), edge agent with
-control enabled, and the cloud on uvicorn — which the test can take down and bring back on the
-same port to cut the edge's link."""
+"""A whole site in one event loop for the control tests: simulator (OPC UA + MQTT), edge agent
+with control enabled, and the cloud on uvicorn — which the test can take down and bring back on
+the same port to cut the edge's link. Plain, or with every link secured (``tls``): HTTPS with
+our CA, MQTT over TLS with credentials, OPC UA Basic256Sha256 SignAndEncrypt."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gzip
-import ssl
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,6 @@ from typing import Any
 import httpx
 import uvicorn
 
-from egiz.cli.certs import create as create_certs
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
 from egiz.cloud.services.auth import add_user, issue_token
@@ -29,6 +29,8 @@ from egiz.contracts.loader import validate_document
 from egiz.edge.agent import EdgeAgent
 from egiz.simulators import SimulatorService, load_scenario
 from egiz.simulators.siteconfig import site_config
+
+from ..security.tlskit import Tls, TlsProbe
 
 SITE, EDGE = "demo", "demo-edge"
 USERS = {"op": "operator", "op2": "operator", "viewer": "viewer", "eng": "engineer"}
@@ -43,9 +45,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class LossyTransport(httpx.AsyncHTTPTransport):
+class LossyTransport(TlsProbe):
     """Loses the cloud's answer (after the cloud processed the batch) for the first batches
-    that carry command traffic, so the edge retries the very same batch: a retried uplink."""
+    that carry command traffic, so the edge retries the very same batch: a retried uplink.
+    As a TlsProbe it also records what TLS each answer's socket negotiated."""
 
     def __init__(self, losses: int, **kw: Any) -> None:
         super().__init__(**kw)
@@ -53,7 +56,7 @@ class LossyTransport(httpx.AsyncHTTPTransport):
         self.lost: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        resp = await super().handle_async_request(request)
+        resp = await super().handle_async_request(request)  # records the TLS session
         body = await resp.aread()
         sent = gzip.decompress(request.content) if request.headers.get("content-encoding") \
             else request.content  # fmt: skip
@@ -75,7 +78,7 @@ class Site:
     store: Any
     url: str
     port: int
-    certs: Path = Path()
+    tls: Tls | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     lossy: LossyTransport | None = None
     server: Any = None
@@ -85,8 +88,7 @@ class Site:
         """Serve the cloud on its port (the same store: state survives the outage)."""
         app = create_app(CloudSettings(db_url=self.store.url), store=self.store)
         cfg = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                             ssl_certfile=str(self.certs / "cloud.pem"),
-                             ssl_keyfile=str(self.certs / "cloud.key.pem"))  # fmt: skip
+                             **(self.tls.cloud_ssl() if self.tls else {}))  # fmt: skip
         self.server = uvicorn.Server(cfg)
         self.server.install_signal_handlers = lambda: None
         self.task = asyncio.create_task(self.server.serve())
@@ -101,8 +103,8 @@ class Site:
 
     async def api(self, method: str, path: str, who: str, body: Any = None) -> httpx.Response:
         """Call the cloud API as one of the test users."""
-        ctx = ssl.create_default_context(cafile=str(self.certs / "ca.pem"))
-        async with httpx.AsyncClient(base_url=self.url, timeout=10, verify=ctx) as c:
+        verify: Any = self.tls.context() if self.tls else True
+        async with httpx.AsyncClient(base_url=self.url, timeout=10, verify=verify) as c:
             return await c.request(method, "/api/v1" + path, json=body,
                                    headers={"Authorization": f"Bearer {self.tokens[who]}"})  # fmt: skip
 
@@ -129,41 +131,43 @@ class Site:
 @contextlib.asynccontextmanager
 async def run_site(
     workdir: Path, trips: list[dict[str, Any]], losses: int = 0,
-    models: list[dict[str, Any]] | None = None,
+    models: list[dict[str, Any]] | None = None, tls: Tls | None = None,
+    mqtt: bool = False,
 ) -> AsyncIterator[Site]:  # fmt: skip
     """Run simulator → edge (control on) → cloud; users op, op2 (operators), viewer, eng.
 
-    ``models`` are pinned artifacts (site config ``models``) the edge scores with."""
+    ``models`` are pinned artifacts (site config ``models``) the edge scores with. ``tls``
+    secures every link (see tests/security/tlskit.py); ``mqtt`` also feeds the MQTT asset (the
+    machine's broker when plain, the private TLS broker with ``tls``)."""
     store = open_store(f"sqlite:///{workdir / 'cloud.db'}")
     token = add_edge(store, EDGE, site=SITE)
     key = issue_edge_key(store, EDGE)
     port = free_port()
-    # Both links encrypted: HTTPS to the cloud (custom CA), SignAndEncrypt to the simulator.
-    certs = workdir / "certs"
-    create_certs(certs, ("edge", "simulator", "cloud"))
-    site = Site(sim=None, agent=None, store=store, url=f"https://127.0.0.1:{port}", port=port,  # type: ignore[arg-type]
-                certs=certs)  # fmt: skip
+    scheme = "https" if tls else "http"
+    site = Site(sim=None, agent=None, store=store, url=f"{scheme}://127.0.0.1:{port}", port=port,  # type: ignore[arg-type]
+                tls=tls)  # fmt: skip
     for name, role in USERS.items():
         add_user(store, name, f"{name}-password", {SITE: role})
         site.tokens[name] = issue_token(store, name)[0]
     await site.cloud_up()
     scen = load_scenario("demo")
-    (certs / "trusted").mkdir()
-    (certs / "trusted" / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())
-    security = {"certificate": str(certs / "simulator.pem"),
-                "private_key": str(certs / "simulator.key.pem"), "ca_dir": str(certs / "trusted")}  # fmt: skip
-    sim = SimulatorService(scen, opcua_port=free_port(), mqtt_url=None, speed=1.0,
-                           opcua_security=security)  # fmt: skip
+    prefix = f"egiz-ctl-{uuid.uuid4().hex[:8]}"  # our own topics on a shared broker
+    mqtt_url = (tls.simulator_mqtt_url() if tls else "mqtt://127.0.0.1:1883") if mqtt else None
+    sim = SimulatorService(scen, opcua_port=free_port(), mqtt_url=mqtt_url, topic_prefix=prefix,
+                           speed=1.0, opcua_security=tls.simulator_opcua() if tls else None)  # fmt: skip
     try:
         async with sim:
             doc = site_config(scen, opcua_endpoint=sim.opcua_endpoint or "", cloud_url=site.url,
-                              edge_id=EDGE, token=token, window_s=2.0)  # fmt: skip
-            doc["sources"] = [s for s in doc["sources"] if s["kind"] == "opcua"]
-            doc["sources"][0]["security"] = {
-                "policy": "Basic256Sha256", "mode": "SignAndEncrypt",
-                "certificate": str(certs / "edge.pem"), "private_key": str(certs / "edge.key.pem"),
-                "server_certificate": str(certs / "simulator.pem"),
-            }  # fmt: skip
+                              edge_id=EDGE, token=token, window_s=2.0, topic_prefix=prefix,
+                              mqtt_url="mqtt://127.0.0.1:1883")  # fmt: skip
+            doc["sources"] = [s for s in doc["sources"] if mqtt or s["kind"] == "opcua"]
+            for src in doc["sources"]:
+                if tls and src["kind"] == "opcua":
+                    src["security"] = tls.edge_opcua()
+                elif tls:
+                    src.update(tls.edge_mqtt())
+                if src["kind"] == "mqtt":
+                    src.update(client_id=f"{prefix}-edge", clean_start=True)
             for t in doc["asset_types"]:  # a critical action needs a second person's approval
                 for c in t["commands"]:
                     c["critical"] = c["name"] == "start"
@@ -171,14 +175,15 @@ async def run_site(
             doc["outbox"] = {"path": str(workdir / "outbox.db")}
             doc["status"] = {"port": 0}
             doc["window"]["lateness_s"] = 1.0
-            doc["uplink"].update(ledger_key=key, ca_file=str(certs / "ca.pem"), interval_s=0.2, heartbeat_interval_s=1.0,
+            doc["uplink"].update(ledger_key=key, interval_s=0.2, heartbeat_interval_s=1.0,
                                  backoff={"initial_s": 0.2, "max_s": 1.0})  # fmt: skip
+            if tls:
+                doc["uplink"]["ca_file"] = str(tls.ca)
             doc["control"] = {"enabled": True, "trips": trips, "trip_poll_s": 0.2,
                               "journal_path": str(workdir / "control.db"),
                               "ledger_path": str(workdir / "ledger.db")}  # fmt: skip
             config = validate_document(SiteConfig, doc, str(workdir / "site.yaml"))
-            ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
-            site.lossy = LossyTransport(losses, verify=ctx)
+            site.lossy = LossyTransport(losses, verify=tls.context() if tls else True)
             client = httpx.AsyncClient(transport=site.lossy, timeout=10)
             agent = EdgeAgent(config, base_dir=workdir, http_client=client)
             stop = asyncio.Event()

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from asyncua import Client, ua
 
 from egiz.cloud.services import commands as cloud_commands
 from egiz.cloud.services import ledger as cloud_ledger
@@ -24,6 +21,15 @@ from egiz.cloud.services.auth import Principal, Role
 from egiz.cloud.services.ingest import ingest
 from egiz.contracts import Command, LedgerEntry, UplinkAnswer, UplinkBatch
 
+from ..security.tlskit import (
+    Negotiated,
+    Tls,
+    assert_plain,
+    assert_plain_refused,
+    assert_tls_negotiated,
+    negotiated,
+    tls_site,
+)
 from .harness import EDGE, SITE, Site, run_site
 
 OVERSPEED = 1650.0  # rpm: the local trip rule's limit
@@ -210,41 +216,46 @@ async def _local_trip_offline(site: Site) -> None:
     assert report.ok and report.heads_checked > 0, report
 
 
-async def _assert_sign_and_encrypt(site: Site) -> None:
-    """Both links are encrypted: every OPC UA session on the simulator (acquisition, control)
-    negotiated SignAndEncrypt and the uplink is HTTPS; plain clients are refused."""
-    chans = [p.processor._connection.security_policy for p in site.sim.opcua.server.bserver.clients]
-    assert len(chans) >= 2, "expected the acquisition and the control sessions"
-    assert {c.URI.rsplit("#", 1)[-1] for c in chans} == {"Basic256Sha256"}
-    assert {c.Mode for c in chans} == {ua.MessageSecurityMode.SignAndEncrypt}
-    # The uplink link is HTTPS: read the protocol back, and plain HTTP is refused.
-    ctx = ssl.create_default_context(cafile=str(site.certs / "ca.pem"))
-    _reader, writer = await asyncio.open_connection("127.0.0.1", site.port, ssl=ctx,
-                                                   server_hostname="127.0.0.1")  # fmt: skip
-    assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
-    writer.close()
-    async with httpx.AsyncClient() as c:
-        with pytest.raises(httpx.HTTPError):
-            await c.get(f"http://127.0.0.1:{site.port}/healthz")
-    plain = Client(site.sim.opcua_endpoint, timeout=5)
-    with pytest.raises((ua.UaError, OSError, TimeoutError)):
-        async with plain:
-            await plain.get_namespace_array()
+async def _assert_transport(site: Site) -> None:
+    """Acceptance 6: with ``tls`` every link negotiated what we asked for, read back from the
+    live uplink and MQTT sockets and the simulator's OPC UA sessions (acquisition and control),
+    and a plain client is refused by each secured endpoint; the plain variant is plain."""
+    assert site.lossy is not None and site.sim.opcua is not None
+
+    def read() -> Negotiated:
+        return negotiated(site.agent, site.lossy, site.sim)  # type: ignore[arg-type]
+
+    await site.wait("MQTT flowing", lambda: site.agent.stats()["samples"].get("mqtt", 0) > 0, 30)
+    await site.wait("acquisition and control sessions", lambda: len(read().opcua) >= 1
+                    and len(site.sim.opcua.server.bserver.clients) >= 2, 30)  # fmt: skip
+    got = read()
+    print(f"negotiated: {got}")
+    if site.tls is None:
+        assert_plain(got)
+        return
+    assert_tls_negotiated(got)
+    await assert_plain_refused(site.tls, site.port, site.sim.opcua_endpoint)
 
 
-def test_control_end_to_end(tmp_path: Path) -> None:
-    async def main() -> None:
-        async with run_site(tmp_path, [TRIP], losses=LOSSES) as site:
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+def test_control_end_to_end(tmp_path: Path, transport: str, monkeypatch) -> None:
+    async def main(tls: Tls | None) -> None:
+        async with run_site(tmp_path, [TRIP], losses=LOSSES, tls=tls, mqtt=True) as site:
             await site.wait("site registered", lambda: site.store.site(SITE) is not None, 30)
             await site.wait("clock offset known",
                             lambda: site.agent.uplink and site.agent.uplink.clock_offset_s
                             is not None, 30)  # fmt: skip
             await site.wait("first served values", lambda: _near(site, "running", 1.0), 15)
             await _setpoint_executed(site)
-            await _assert_sign_and_encrypt(site)
+            await _assert_transport(site)
             await _refusals(site)
             await _expired_while_down(site)
             await _at_most_once(site)
             await _local_trip_offline(site)
 
-    asyncio.run(main())
+    if transport == "plain":
+        asyncio.run(main(None))
+        return
+    with tls_site(tmp_path, monkeypatch) as tls:
+        asyncio.run(main(tls))
