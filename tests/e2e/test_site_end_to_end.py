@@ -1,4 +1,5 @@
-"""The whole path — simulator → OPC UA/MQTT → edge → HTTP → cloud — judged by the served-value log.
+"""The whole path — simulator → OPC UA/MQTT → edge → HTTP(S) → cloud — judged by the served-value log,
+plain and with every link secured (issue 7, acceptance 6).
 
 The oracle is the simulator's own log of every value it served, never the edge's outbox: for
 each window the cloud stored, the statistics recomputed from the log must match.
@@ -11,13 +12,22 @@ import itertools
 import math
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from egiz.cli.demo import run_site
 
+from ..security.tlskit import (
+    Tls,
+    assert_plain_refused,
+    assert_tls_negotiated,
+    negotiated,
+    tls_site,
+)
 from .served import expected_window, parse_ts, read_served
+from .tls_site import run_tls_site
 
 WINDOW_S = 10.0
 SPEED = 10.0
@@ -27,11 +37,18 @@ REL_TOL = (
 )
 
 
-async def _collect(workdir: Path) -> tuple[dict[str, list[dict]], set[str]]:
+def _site(workdir: Path, tls: Tls | None) -> Any:
+    if tls is None:
+        return run_site(workdir=workdir, port=0, speed=SPEED, window_s=WINDOW_S)
+    return run_tls_site(tls, workdir=workdir, speed=SPEED, window_s=WINDOW_S)
+
+
+async def _collect(workdir: Path, tls: Tls | None) -> tuple[dict[str, list[dict]], set[str]]:
     async with (
-        run_site(workdir=workdir, port=0, speed=SPEED, window_s=WINDOW_S) as site,
+        _site(workdir, tls) as site,
         httpx.AsyncClient(
-            base_url=site.url, timeout=10, headers={"Authorization": f"Bearer {site.api_token}"}
+            base_url=site.url, timeout=10, headers={"Authorization": f"Bearer {site.api_token}"},
+            verify=tls.context() if tls else True,
         ) as http,
     ):
         deadline = asyncio.get_running_loop().time() + 120
@@ -51,14 +68,29 @@ async def _collect(workdir: Path) -> tuple[dict[str, list[dict]], set[str]]:
             history[a["id"]] = (await http.get(f"/api/v1/assets/{a['id']}/history")).json()["data"]
         stats = site.agent.stats()
         protocols = {k: {k} for k, v in stats["samples"].items() if v > 0}
+        if tls is not None:  # acceptance 6 of issue 7: really negotiated, plain refused
+            assert_tls_negotiated(negotiated(site.agent, site.probe, site.sim))
+            await assert_plain_refused(tls, site.port, site.sim.opcua_endpoint)
+        else:
+            mqtt = [s for s in site.agent.sources if s.config.kind == "mqtt"]
+            assert site.url.startswith("http://") and mqtt and mqtt[0].tls is None
     return history, protocols
 
 
 @pytest.mark.slow
-def test_end_to_end_stored_windows_match_served_values(tmp_path: Path) -> None:
-    """Every stored window (but the first, partial ones) equals the log's statistics."""
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+def test_end_to_end_stored_windows_match_served_values(
+    tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every stored window (but the first, partial ones) equals the log's statistics; with
+    ``tls`` every link is secured (HTTPS, MQTT over TLS with credentials, OPC UA
+    SignAndEncrypt) and the test reads back that it really was."""
     workdir = tmp_path / "site"
-    history, protocols = asyncio.run(_collect(workdir))
+    if transport == "tls":
+        with tls_site(tmp_path, monkeypatch) as tls:
+            history, protocols = asyncio.run(_collect(workdir, tls))
+    else:
+        history, protocols = asyncio.run(_collect(workdir, None))
     assert set(protocols) == {"opcua", "mqtt"}, protocols
     served = read_served(workdir / "truth" / "served.jsonl")
     assert len(history) == 3
