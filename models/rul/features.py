@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+
+
+@lru_cache(maxsize=16)
+def _ewm_weights(length: int, alphas: tuple[float, ...]) -> np.ndarray:
+    """(length, a) weights ``(1 - alpha) ** age``, newest sample age 0 (cached per spec)."""
+    age = np.arange(length - 1, -1, -1, dtype=np.float64)
+    weights = (1.0 - np.asarray(alphas)[None, :]) ** age[:, None]
+    weights.flags.writeable = False
+    return weights
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,8 @@ class FeatureSpec:
         """Feature matrix from windows ``(n, length, s)`` and the cycle count of each window.
 
         Fused for speed (the edge calls this once per asset window): sums over the newest
-        ``k`` samples for every ``k`` come from one reversed cumulative sum per moment, so
-        means and least-squares slopes over all lengths cost five passes, not one per length.
+        ``k`` samples for every ``k`` and every moment come from one reversed cumulative sum,
+        and means and least-squares slopes are taken for all lengths at once.
         """
         if w.shape[1] != self.length:
             raise ValueError(f"window length {w.shape[1]} != spec length {self.length}")
@@ -52,22 +62,26 @@ class FeatureSpec:
         # of one cumsum per moment (what the trees were trained on), at a fifth of the calls.
         moments = [p, x] + ([p * t, p * t * t, x * t] if self.slopes else [])
         sums = np.cumsum(np.concatenate(moments, axis=2)[:, ::-1, :], axis=1)
-        s = w.shape[2]
+        s, rows = w.shape[2], w.shape[0]
         n, sx = sums[:, :, :s], sums[:, :, s : 2 * s]
-        cols = [sx[:, k - 1] / n[:, k - 1] for k in self.means]
+        # All lengths at once, (rows, lengths, s) flattened length-major: the same columns in
+        # the same order, and the same elementwise arithmetic, as one block per length.
+        k = np.asarray(self.means, np.intp) - 1
+        cols = [(sx[:, k] / n[:, k]).reshape(rows, -1)]
         if self.slopes:
-            st, stt, stx = sums[:, :, 2 * s : 3 * s], sums[:, :, 3 * s : 4 * s], sums[:, :, 4 * s :]
-            for k in self.slopes:
-                i = k - 1
-                den = n[:, i] * stt[:, i] - st[:, i] ** 2
-                num = n[:, i] * stx[:, i] - st[:, i] * sx[:, i]
-                cols.append(np.divide(num, den, out=np.zeros_like(den), where=den > 0))
+            k = np.asarray(self.slopes, np.intp) - 1
+            nk, sxk = n[:, k], sx[:, k]
+            st, stt, stx = (sums[:, k, j * s : (j + 1) * s] for j in (2, 3, 4))
+            den = nk * stt - st**2
+            num = nk * stx - st * sxk
+            cols.append(
+                np.divide(num, den, out=np.zeros_like(den), where=den > 0).reshape(rows, -1)
+            )
         for k in self.extremes:
             tail = w[:, -k:, :]
             cols += [np.nanmin(tail, axis=1), np.nanmax(tail, axis=1)]
         if self.ewm_alphas:
-            age = np.arange(self.length - 1, -1, -1, dtype=np.float64)
-            weights = (1.0 - np.asarray(self.ewm_alphas)[None, :]) ** age[:, None]  # (L, a)
+            weights = _ewm_weights(self.length, self.ewm_alphas)  # (L, a)
             num = np.einsum("nls,la->nas", x, weights)
             den = np.einsum("nls,la->nas", p, weights)
             cols += list((num / den).transpose(1, 0, 2))
