@@ -27,16 +27,14 @@ from egiz.cloud.store import WriteSet, open_store
 from egiz.cloud.store.base import AssetRow, AssetTypeRow, ShadowRow, SiteRow, WindowRecord
 from egiz.cloud.store.packing import NONE, STATS
 
-T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
-
-def _fill(url: str, assets: int, signals: int, days: float, window: float) -> int:
+def _fill(url: str, assets: int, signals: int, t0: float, days: float, window: float) -> int:
     """Write the dataset straight into the store (packed records, a day per transaction)."""
     store = open_store(url)
     sig = [f"s{i:02d}" for i in range(signals)]
     atype = json.dumps({"name": "pump", "signals": [{"name": s, "unit": "degC"} for s in sig]})
-    ws = WriteSet(edge_id="bench", epoch="e", received_at=T0)
-    ws.site = SiteRow("bench", "Bench", "egiz", "bench", "0" * 64, "e", 1, T0)
+    ws = WriteSet(edge_id="bench", epoch="e", received_at=t0)
+    ws.site = SiteRow("bench", "Bench", "egiz", "bench", "0" * 64, "e", 1, t0)
     ws.asset_types = [AssetTypeRow("bench", "pump", atype)]
     ws.assets = [
         AssetRow("bench", f"a{i:03d}", "pump", f"A{i}", "x", None, "{}") for i in range(assets)
@@ -56,15 +54,15 @@ def _fill(url: str, assets: int, signals: int, days: float, window: float) -> in
             stats["min"], stats["max"], stats["mean"], stats["std"] = 1.0, 3.0, 2.0, 0.5
             stats["last"] = (2.0 + k % 7)[:, None] + np.arange(signals) / 100
             stats["last_ts"] = NONE
-            starts = T0 + k * window
+            starts = t0 + k * window
             recs = [WindowRecord("bench", asset, float(st), window, signals, names, blob.tobytes())
                     for st, blob in zip(starts, stats, strict=True)]  # fmt: skip
-            store.write(WriteSet(edge_id="bench", epoch="e", received_at=T0, records=recs))
+            store.write(WriteSet(edge_id="bench", epoch="e", received_at=t0, records=recs))
             rows += len(recs) * signals
-        last = T0 + (n_win - 1) * window
+        last = t0 + (n_win - 1) * window
         shadow = [ShadowRow("bench", asset, s, last, window, 2.0, last + window, 60, 0, 0, 0)
                   for s in sig]  # fmt: skip
-        store.write(WriteSet(edge_id="bench", epoch="e", received_at=T0, shadow=shadow))
+        store.write(WriteSet(edge_id="bench", epoch="e", received_at=t0, shadow=shadow))
     print(f"filled {rows:,} signal windows ({n_win * assets:,} records) in "
           f"{time.perf_counter() - t:.1f} s", file=sys.stderr)  # fmt: skip
     t = time.perf_counter()
@@ -97,11 +95,18 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--end", type=float, default=None, help="epoch seconds the dataset ends at")
     ap.add_argument("--reuse", action="store_true",
                     help="query a database filled by an earlier run with the same sizes")
     args = ap.parse_args()
+    # The dataset ends at the last full hour: the server's retention job (raw windows: 30
+    # days of wall clock) then leaves it in place, as it would a live fleet's history.
+    end = args.end if args.end is not None else time.time() // 3600 * 3600
+    t0 = end - args.days * 86400
     if not args.reuse:
-        _fill(args.db, args.assets, args.signals, args.days, args.window)
+        print(f"dataset ends at {end:.0f} (pass --reuse --end {end:.0f} to query it again)",
+              file=sys.stderr)  # fmt: skip
+        _fill(args.db, args.assets, args.signals, t0, args.days, args.window)
     store = open_store(args.db)
     token, _ = issue_token(store, "bench")
     store.close()
@@ -120,7 +125,6 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.2)
-            end = T0 + args.days * 86400
             span = {"start": end - 30 * 86400, "end": end}
             aid = f"bench.a{min(42, args.assets - 1):03d}"
             sid = f"s{min(7, args.signals - 1):02d}"
