@@ -142,6 +142,11 @@ def check_limits(
 
     ``last`` is (value, time) of the setpoint's newest executed command, for max_step and
     max_rate; the edge checks both again against the value it reads from the PLC."""
+    if req.action == CommandAction.reset_baseline:
+        raise InvalidInput(
+            "reset_baseline is not issued directly (fix: record the maintenance action at "
+            "POST /api/v1/assets/{id}/maintenance; its resets are sent to the edge)"
+        )
     if req.action == CommandAction.set_setpoint:
         if not req.setpoint:
             raise InvalidInput("set_setpoint needs 'setpoint' (fix: name one of the asset type's)")

@@ -40,6 +40,10 @@ def test_ledger_api_verify_and_maintenance(tmp_path: Path) -> None:
         cmd = c.get(f"/api/v1/commands/{record['command_id']}", headers=h["view"]).json()
         assert cmd["action"] == "reset_baseline" and cmd["state"] == "pending", cmd
         assert cmd["value"] == "health_baseline" and record["id"] in cmd["reason"], cmd
+        # Only maintenance sends it: the command API refuses it even to an admin.
+        r = c.post("/api/v1/assets/plant.p1/commands", json={"action": "reset_baseline"},
+                   headers=h["auditor"])  # fmt: skip
+        assert r.status_code == 422 and "record the maintenance" in r.json()["detail"], r.text
         bad = {**body, "resets": ["everything"]}
         assert c.post("/api/v1/assets/plant.p1/maintenance", json=bad,
                       headers=h["eng"]).status_code == 422  # fmt: skip
