@@ -48,6 +48,9 @@ class MaintenancePublic(BaseModel):
     command_id: str | None = Field(
         None, description="the reset_baseline command that carries the resets to the edge"
     )
+    reset_state: str | None = Field(
+        None, description="that command's state now (executed: the edge has reset the twin)"
+    )
 
 
 class MaintenanceList(BaseModel):
@@ -89,6 +92,9 @@ def list_for_asset(store: Store, user: Principal, site: str, asset: str) -> Main
     """Maintenance records of one asset."""
     authorize(user, Action.read, site)
     data = [MaintenancePublic.model_validate_json(b) for b in store.maintenance(site, asset)]
+    for rec in data:
+        row = store.command(rec.command_id) if rec.command_id else None
+        rec.reset_state = row.state if row else None
     return MaintenanceList(data=data, count=len(data),
                            can_record=user.role_at(site) in MAINTENANCE_ROLES)  # fmt: skip
 

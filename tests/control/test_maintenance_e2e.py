@@ -122,6 +122,8 @@ def test_maintenance_resets_the_twin_end_to_end(tmp_path: Path) -> None:
             assert [h["state"] for h in cmd["history"]] == [
                 "pending", "delivered", "accepted", "executed"], cmd["history"]  # fmt: skip
             assert "model state reset (health_baseline)" in cmd["reason"], cmd
+            listed = (await site.api("GET", f"/assets/{SITE}.pump-1/maintenance", "viewer")).json()
+            assert listed["data"][0]["reset_state"] == "executed", listed
             # Edge chain: the command's lifecycle and what the reset dropped.
             edge = ctl.ledger.entries()
             states = [e.data["state"] for e in edge if e.kind == "command" and e.subject == cid]

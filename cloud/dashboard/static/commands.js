@@ -115,6 +115,7 @@ async function controlSection(gid, rerender) {
       el("tr", {}, ...["when", "action", "by", "note", "resets"].map((h) => el("th", {}, h))),
       ...mnt.data.map((m) => el("tr", { "data-maintenance": m.id },
         el("td", {}, fmtTime(m.ts)), el("td", {}, m.action.replace("_", " ")), el("td", {}, m.by),
-        el("td", {}, m.note), el("td", {}, m.resets.join(", ") || "—"))))
+        el("td", {}, m.note), el("td", { class: "resets" }, m.resets.join(", ") || "—",
+          m.reset_state ? el("span", { class: `cstate cs-${m.reset_state}` }, m.reset_state.replace("_", " ")) : null))))
       : el("p", { class: "empty" }, "No maintenance recorded."));
 }

@@ -217,6 +217,13 @@ def test_dashboard_commands_issue_approve_and_follow_states(server, browser) -> 
     reset = _newest(olga)
     assert "reset health_baseline" in olga.locator(f"tr[data-command='{reset}']").inner_text()
     _state_is(olga, reset, "pending")
+    assert "health_baseline" in olga.locator("table.maintenance td.resets").inner_text()
+    # The edge executes it: both the command row and the maintenance record show it, live.
+    edge.send([], acks=[reset])
+    edge.result(reset, "executed", "model state reset (health_baseline)")
+    _state_is(olga, reset, "executed")
+    olga.wait_for_function("() => document.querySelector('table.maintenance td.resets .cstate')"
+                           "?.textContent === 'executed'")  # fmt: skip
     if shots := os.environ.get("EGIZ_SCREENSHOTS"):
         olga.locator("section.control").scroll_into_view_if_needed()
         olga.screenshot(path=f"{shots}/commands.png", full_page=True)
