@@ -216,6 +216,7 @@ class MqttSource:
         self._journal_lapsed = False
         self._replay: list[Record] = []
         self._replay_from = -math.inf
+        self._replayed_batch: SampleBatch | None = None
         self.replayed = 0
         self.redelivered = 0
         self.tls: dict[str, Any] | None = None
@@ -225,6 +226,9 @@ class MqttSource:
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
+        # Parse the journal's replay before the network thread exists: both would otherwise
+        # compile parsers and add refs at the same time.
+        self._replayed_batch = self._replay_batch() if self._replay else None
         self._client = self._make_client()
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.name}", daemon=True)
         self._thread.start()
@@ -561,11 +565,10 @@ class MqttSource:
 
     async def stream(self) -> AsyncIterator[SampleBatch]:
         """Yield the journal's replay first, then what the network thread collected."""
-        if self._replay:
-            batch = self._replay_batch()
-            if batch is not None:
-                self.samples += len(batch)
-                yield batch
+        batch, self._replayed_batch = self._replayed_batch, None
+        if batch is not None:
+            self.samples += len(batch)
+            yield batch
         while True:
             with self._lock:
                 ref, ts, val, qual = self._b_ref, self._b_ts, self._b_val, self._b_qual
