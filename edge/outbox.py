@@ -13,6 +13,8 @@ every eviction becomes a ``data_gap`` event with exact bounds, in the same trans
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import time
 import uuid
@@ -28,6 +30,31 @@ LANE_MANIFEST, LANE_EVENT, LANE_HEARTBEAT, LANE_SUMMARY = 0, 1, 2, 3
 #: Eviction order: summaries, then heartbeats, then events; the manifest is never evicted.
 EVICTION_ORDER = (LANE_SUMMARY, LANE_HEARTBEAT, LANE_EVENT)
 _ROW_OVERHEAD = 64  # bytes counted per row besides its body (SQLite's own bookkeeping)
+
+log = logging.getLogger(__name__)
+
+#: Fault-test hook, off unless set: EGIZ_PHASE_LOG names a file where every outbox commit and
+#: every upload marks its begin and end (wall time, pid), and EGIZ_PHASE_HOLD_S holds inside
+#: each for that long (a slow disk, a slow link), so a test that sends ``kill -9`` can show
+#: where each kill landed. The markers also go to the debug log.
+_PHASE_LOG = os.environ.get("EGIZ_PHASE_LOG") or None
+PHASE_HOLD_S = float(os.environ.get("EGIZ_PHASE_HOLD_S") or 0.0)
+_phase_fd: int | None = None
+
+
+def phase(name: str) -> None:
+    """Mark a phase boundary (``commit-begin``, ``upload-end``, ...) for fault tests."""
+    global _phase_fd
+    now = time.time()
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("phase %s at %.6f", name, now)
+    if _PHASE_LOG is None:
+        return
+    if _phase_fd is None:
+        _phase_fd = os.open(_PHASE_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # One write(2) per line with O_APPEND: complete in the file the moment it returns, so a
+    # SIGKILL right after it cannot lose or tear the marker.
+    os.write(_phase_fd, f"{now:.6f} {os.getpid()} {name}\n".encode())
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -149,13 +176,18 @@ class Outbox:
         items = list(items)
 
         def work() -> list[int]:
+            phase("commit-begin")
             seqs = self._insert(items)
             if meta:
                 self._put_meta(meta)
             self._enforce()
+            if PHASE_HOLD_S:
+                time.sleep(PHASE_HOLD_S)  # test hook: the transaction is open, not committed
             return seqs
 
-        return self._txn(work)
+        seqs = self._txn(work)
+        phase("commit-end")
+        return seqs
 
     def replace_heartbeat(self, item: Item) -> int:
         """Add a heartbeat, dropping older ones never sent (a stale heartbeat says nothing)."""

@@ -21,7 +21,7 @@ from egiz.contracts import SCHEMA_VERSION, UplinkAnswer, UplinkConfig, from_rang
 
 from .backoff import Retry
 from .errors import UplinkError
-from .outbox import Batch, Outbox
+from .outbox import PHASE_HOLD_S, Batch, Outbox, phase
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +189,12 @@ class Uplink:
             headers["Authorization"] = f"Bearer {self._token}"
         url = self.config.url.rstrip("/") + INGEST_PATH
         t0 = time.time()
+        phase("upload-begin")
         try:
             resp = await self._client.post(url, content=data, headers=headers)
         except httpx.HTTPError as err:
             self.outbox.end(batch, set())
+            phase("upload-end")
             raise UplinkError(f"{url}: {type(err).__name__}: {err}") from err
         t1 = time.time()
         self.bytes_sent += len(data)
@@ -209,6 +211,7 @@ class Uplink:
                 )
         except UplinkError:
             self.outbox.end(batch, set())
+            phase("upload-end")
             raise
         stored = from_ranges(answer.stored)
         rejected: dict[int, str] = {}
@@ -220,7 +223,11 @@ class Uplink:
             )
             if seq is not None:
                 rejected[seq] = r.reason
+        if PHASE_HOLD_S:
+            # Test hook: the cloud has stored the batch, the outbox does not know it yet.
+            await asyncio.sleep(PHASE_HOLD_S)
         self.outbox.end(batch, stored, rejected)
+        phase("upload-end")
         if self.on_answer is not None:
             self.on_answer(answer)
         mine = set(batch.seqs)
