@@ -41,6 +41,7 @@ class AlarmState:
     since: float | None = None  # start of the current run of the pending condition
     raised_ts: float | None = None
     value: float | None = None
+    upto: float | None = None  # newest sample time evaluated: older or equal ones are replays
 
 
 class AlarmEngine:
@@ -93,12 +94,14 @@ class AlarmEngine:
         ]
 
     def dump(self) -> list[dict[str, Any]]:
-        """Return the state to persist (so an alarm raised before a restart can still clear)."""
+        """Return the state to persist (so an alarm raised before a restart can still clear,
+        and samples replayed after a restart, e.g. by HistoryRead backfill, are not evaluated
+        twice: that would raise or clear the same alarm again)."""
         return [
             asdict(a)
             for states in self.alarms.values()
             for a in states
-            if a.active or a.since is not None
+            if a.active or a.since is not None or a.upto is not None
         ]
 
     def load(self, saved: list[dict[str, Any]]) -> None:
@@ -109,6 +112,7 @@ class AlarmEngine:
             if a is not None:
                 a.active, a.alarm_id, a.since = d["active"], d["alarm_id"], d["since"]
                 a.raised_ts, a.value = d.get("raised_ts"), d.get("value")
+                a.upto = d.get("upto")
 
     def update(self, batch: Normalized) -> list[dict[str, Any]]:
         """Feed one batch; return alarm_raise / alarm_clear event bodies in data-time order."""
@@ -131,6 +135,12 @@ class AlarmEngine:
 
 def _run(a: AlarmState, t: np.ndarray, v: np.ndarray) -> list[dict[str, Any]]:
     """Advance one alarm over one signal's samples (sorted by time)."""
+    if a.upto is not None:  # skip samples already evaluated (a replay after a reconnect/kill)
+        skip = int(np.searchsorted(t, a.upto, side="right"))
+        t, v = t[skip:], v[skip:]
+    if not t.shape[0]:
+        return []
+    a.upto = float(t[-1])
     sign = LIMITS[a.limit][0]
     out = []
     i, n = 0, t.shape[0]
