@@ -503,6 +503,8 @@ class MqttSource:
         """
         if self.config.qos == 0 or self.config.clean_start:
             return False
+        if directory.name.startswith(":memory:"):  # an in-memory outbox: nothing is durable
+            return False
         self._journal = Journal(directory, JOURNAL_MAX_BYTES)
         records, trusted = self._journal.open(discard=discard)
         self._replay = records
