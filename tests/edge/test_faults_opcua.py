@@ -1,119 +1,133 @@
-"""Fault test: the OPC UA server (a PLC) restarted 10 times under the running agent.
+"""Fault test: the simulator's OPC UA server restarted 10 times under the running agent.
 
-Oracle: the values the test served while the server was up (never the edge's outbox). Each
-restart is a clean PLC reboot: values already served are delivered before it stops; the
-rebooted server serves its last value again (same source timestamp: counted once) and keeps
-producing while the agent reconnects — those values come back through HistoryRead backfill.
+Oracle: the simulator's served-value log (truth/served.jsonl), never the edge's outbox. What
+the cloud (egiz.cloud under uvicorn) stored is judged: every window the log implies exists once
+with the log's statistics, and every alarm raise/clear the site's limits give on the log arrived
+exactly once. While the server is down the simulator serves (and logs) nothing; values served
+after it is back but before the agent has reconnected come back through HistoryRead backfill.
+Runs plain and with TLS on (HTTPS with a custom CA, OPC UA Basic256Sha256 SignAndEncrypt).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
 
+from egiz.contracts import SiteConfig
+from egiz.contracts.loader import validate_document
 from egiz.edge.agent import EdgeAgent
 
-T0 = 1_800_000_000.0
 RESTARTS = 10
+SPEED = 5.0  # simulated seconds per wall second
+WINDOW = 2.0  # data seconds
+DOWN_S = 5.0  # simulated seconds each restart keeps the server down
+UP_WALL_S = 3.0  # wall seconds of data flowing between restarts
+ITEMS_PER_SUB = 8  # 20 nodes -> 3 subscriptions, each of which must be rebuilt
 
 
 @pytest.mark.slow
-def test_opcua_server_restarted_10_times_no_window_lost_or_duplicated(tmp_path, kit):
-    recovery = asyncio.run(_restarts(tmp_path, kit))
-    # Measured times are reported by bench/edge_opcua_restart.py, not asserted here.
-    print(f"recovery after restart (s): {', '.join(f'{r:.2f}' for r in recovery)}")
-    assert len(recovery) == RESTARTS
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+def test_opcua_server_restarted_10_times_nothing_lost_or_duplicated(tmp_path, faults, transport):
+    out = asyncio.run(_restarts(tmp_path, faults, tls=transport == "tls"))
+    # Measured recovery times go to docs/benchmarks.md (printed with -s), never asserted.
+    print(f"[{transport}] recovery after restart (s): "
+          f"{', '.join(f'{r:.2f}' for r in out['recovery'])}")  # fmt: skip
+    print(f"[{transport}] {out}")
+    assert len(out["recovery"]) == RESTARTS
 
 
-async def _restarts(tmp_path, kit) -> list[float]:
-    port = kit.free_port()
-    names = ["test.pump-1.flow", "test.pump-1.bearing_temp"]
-    plant = kit.PlantServer(port, names)
-    sources = [
-        {
-            "kind": "opcua",
-            "name": "plc",
-            "endpoint": f"opc.tcp://127.0.0.1:{port}/egiz/",
-            "subscription": {"publishing_interval_ms": 50},
-            "watchdog_s": 5,
-            "reconnect": {"initial_s": 0.2, "max_s": 2.0},
-            "nodes": [
-                {"node": f"ns=2;s={names[0]}", "asset": "pump-1", "signal": "flow"},
-                {"node": f"ns=2;s={names[1]}", "asset": "pump-1", "signal": "bearing_temp"},
-            ],
-        }
-    ]
-    recovery: list[float] = []
-    with kit.IngestStub() as cloud:
-        cfg = kit.site_config(tmp_path, sources, uplink={"url": cloud.url})
-        agent = EdgeAgent(cfg)
-        stop = asyncio.Event()
-        await plant.start()
+async def _restarts(tmp_path, f, tls: bool) -> dict:
+    certs = f.tls_certs(tmp_path) if tls else None
+    cloud = f.FaultCloud(tmp_path, certs)
+    await cloud.up()
+    sim = f.simulator(tmp_path, certs, SPEED)
+    await f.start_simulator(sim)
+    stop = asyncio.Event()
+    run = None
+    try:
+        await sim.inject("pump-1", "spike", 5.0, "vibration")  # alarms raised and cleared
+        doc = f.site_doc(tmp_path, sim, cloud, WINDOW)
+        doc["sources"][0]["subscription"]["max_items_per_subscription"] = ITEMS_PER_SUB
+        config = validate_document(SiteConfig, doc, str(tmp_path / "site.yaml"))
+        agent = EdgeAgent(config, base_dir=tmp_path)
         run = asyncio.create_task(agent.run(stop))
-        await kit.wait_until(
-            lambda: agent.sources and agent.sources[0].state == "connected", 30, "first connection"
-        )
-        i = 0
+        src = None
 
-        def received() -> int:
-            return agent.stats()["samples"].get("opcua", 0)
+        def connected() -> bool:
+            return bool(agent.sources) and agent.sources[0].state == "connected"
 
-        async def burst(n: int) -> None:
-            nonlocal i
-            for _ in range(n):
-                ts = T0 + i * 0.1
-                await plant.write(names[0], 100.0 + i % 17, ts)
-                await plant.write(names[1], 50.0 + (i * 7) % 11, ts)
-                i += 1
-                await asyncio.sleep(0.01)
+        await f.wait_until(connected, 30, "first connection")
+        src = agent.sources[0]
+        subs = sim.opcua.server.iserver.subscription_service.subscriptions
+        n_subs = math.ceil(20 / ITEMS_PER_SUB)
 
-        await asyncio.sleep(0.3)
+        def rebuilt(before: set[int]) -> bool:
+            """The server holds n_subs new subscriptions of one session with all 20 nodes
+            (the dead session's old ones linger on the server until they expire)."""
+            new = [subs[i] for i in list(subs) if i not in before]
+            items = sum(len(s.monitored_item_srv._monitored_items) for s in new)
+            return len(new) == n_subs and len({s.session_id for s in new}) == 1 and items == 20
+
+        await f.wait_until(lambda: rebuilt(set()), 30, "the subscriptions")
+        t_first = sim.engine.t
+        negotiated = await f.assert_tls_really_on(cloud, sim) if tls else {}
+        recovery: list[float] = []
         for _ in range(RESTARTS):
-            await burst(15)
-            # A clean reboot: what was served is delivered first (the newest source timestamp
-            # has arrived, plus three publishing intervals for its sibling node).
-            last = T0 + (i - 1) * 0.1
-            await kit.wait_until(lambda t=last: agent.windower.watermark >= t, 30, "the burst")
-            await asyncio.sleep(0.15)
-            await plant.stop()
-            await asyncio.sleep(0.3)
-            await plant.start()
-            up = time.monotonic()
-            first_new = T0 + i * 0.1
-            # The plant keeps producing; data flows again when a value served after the
-            # restart reaches the agent — within 60 s or the test fails (target: 10 s).
-            while agent.windower.watermark < first_new:
-                assert time.monotonic() - up < 60, "no data within 60 s of the restart"
-                await burst(1)
-                await asyncio.sleep(0.04)
-            recovery.append(time.monotonic() - up)
-        await burst(10)
-        await plant.write(names[0], 0.0, T0 + i * 0.1 + 10)  # past every window above
-        await plant.write(names[1], 0.0, T0 + i * 0.1 + 10)
-        last_full = T0 + (i * 0.1 // 1.0) * 1.0  # windows before this one are complete
-        want = {k: v for k, v in _expected(kit, plant).items() if k[1] < last_full}
-        await kit.wait_until(
-            lambda: set(want) <= set(kit.stored_windows(cloud.of_type("window"))),
-            30,
-            "every window in the cloud",
-        )
+            await asyncio.sleep(UP_WALL_S)
+            before = set(subs)
+            await sim.inject(None, "server_restart", duration_s=DOWN_S)
+            await f.wait_until(lambda: sim._paused["opcua"] == math.inf, 10, "server down")
+            await f.wait_until(lambda: sim._paused["opcua"] != math.inf, 60, "server back")
+            back = time.monotonic()
+            back_t = sim._paused["opcua"]  # the data time serving resumed at
+            # Data flows again when a value served after the restart has reached the agent;
+            # the test fails when that takes 60 s (target 10 s, measured in the benchmarks).
+            await f.wait_until(
+                lambda t=back_t: agent.windower.watermark > t, 60, "data after the restart"
+            )
+            recovery.append(time.monotonic() - back)
+            # Every subscription was rebuilt (read back on the server's side).
+            await f.wait_until(lambda b=before: rebuilt(b), 60, "every subscription rebuilt")
+        await asyncio.sleep(UP_WALL_S)
+        if tls:  # still negotiated after ten reconnects
+            negotiated = await f.assert_tls_really_on(cloud, sim)
+        t_end = sim.engine.t
+        lo = (math.floor(t_first / WINDOW) + 1) * WINDOW  # first window fully after connect
+        hi = (math.floor(t_end / WINDOW) - 3) * WINDOW  # windows the agent has surely closed
+        samples = f.served_samples(tmp_path / "truth")
+        want = f.served_windows(samples, WINDOW, lo, hi)
+        await f.wait_stored(cloud, want, 60)
+        await asyncio.sleep(1.0)  # anything extra (a duplicate) would have arrived by now
         stop.set()
         await run
-        await plant.stop()
-        got = kit.stored_windows(cloud.of_type("window"))
-        assert kit.assert_windows_match(got, want) == len(want) >= 2 * int(i * 0.1) - 2
-        events = [e for e in cloud.of_type("event") if e["kind"] == "source_status"]
-        # asyncua's stop() drops sessions before it closes its listener, so a client may get
-        # in once more during a shutdown: at least one reconnect per restart.
-        assert sum(e["data"]["state"] == "reconnecting" for e in events) >= RESTARTS
-    return recovery
-
-
-def _expected(kit, plant):
-    names = {"test.pump-1.flow": "flow", "test.pump-1.bearing_temp": "bearing_temp"}
-    served: dict = {}
-    for name, ts, value in plant.served:
-        served.setdefault(("pump-1", names[name]), []).append((ts, value))
-    return kit.expected_windows(served, 1.0)
+        got = {k: v for k, v in cloud.windows().items() if lo <= k[1] < hi}
+        compared = f.compare_windows(got, want)
+        # One window record per (asset, start) ever accepted: nothing was sent twice as new.
+        assert cloud.ingested("window") == len({(a, s) for a, s, _sig in cloud.windows()})
+        want_alarms = [e for e in f.alarm_oracle(config, samples) if lo <= e[-1] < hi]
+        got_alarms = [
+            k
+            for k in map(f.alarm_key, cloud.events("alarm_raise", "alarm_clear"))
+            if lo <= k[-1] < hi
+        ]
+        assert sorted(got_alarms) == sorted(want_alarms)
+        assert len(want_alarms) >= 10, "too few alarm events to prove anything"
+        assert src.reconnects >= RESTARTS and src.stats()["backfilled"] > 0
+        assert compared >= 2 * 10 * 80, compared  # assets x signals x windows
+        return {
+            "recovery": recovery,
+            "windows": compared,
+            "alarm_events": len(want_alarms),
+            "backfilled": src.stats()["backfilled"],
+            "tls": negotiated,
+        }
+    finally:
+        stop.set()
+        if run is not None:
+            await asyncio.gather(run, return_exceptions=True)
+        await sim.stop()
+        await cloud.down()
+        cloud.close()
