@@ -22,7 +22,7 @@ from egiz.contracts.errors import ConfigError
 from egiz.models import registry
 from egiz.models.errors import ModelError
 from egiz.models.health.artifact import KIND as HEALTH_KIND
-from egiz.models.health.index import HEALTH_AT_THRESHOLD
+from egiz.models.health.index import HEALTH_AT_THRESHOLD, distance_from_health
 from egiz.models.rul.trend import KIND as TREND_KIND
 
 from .ledger import EdgeLedger, open_edge_ledger
@@ -212,9 +212,9 @@ class AssetScorer:
             if math.isfinite(v):
                 rul = RulEstimate(value=round(v, 1), low=round(lo, 1), high=round(hi, 1), unit="h")
         # Anomaly score: the index's fused distance in units of its calibrated threshold
-        # (1.0 = the declared false-alarm-rate threshold, health 50)
-        # (saturates near 1000 where health underflows to 0).
-        anomaly = None if health is None else math.log2(100.0 / max(health, 1e-300))
+        # (1.0 = the declared false-alarm-rate threshold, health 50), recovered exactly from
+        # health by the index's own inverse (its tail past 512 thresholds is logarithmic).
+        anomaly = None if health is None else float(distance_from_health(health))
         return ModelScores(
             model=self.models.name,
             version=self.models.version,

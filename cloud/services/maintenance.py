@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -98,11 +97,3 @@ def list_for_asset(store: Store, user: Principal, site: str, asset: str) -> Main
     return MaintenanceList(data=data, count=len(data),
                            can_record=user.role_at(site) in MAINTENANCE_ROLES)  # fmt: skip
 
-
-def reset_since(store: Store, site: str, asset: str, what: str) -> float | None:
-    """Return when ``what`` (e.g. the health baseline) of an asset was last reset, if ever."""
-    for body in store.maintenance(site, asset):
-        rec = json.loads(body)
-        if what in rec.get("resets", []):
-            return datetime.fromisoformat(rec["ts"]).timestamp()
-    return None

@@ -31,6 +31,7 @@ from egiz.edge.agent import EdgeAgent
 from egiz.models.artifacts.store import artifact_sha256, verify_artifact
 from egiz.models.health.artifact import health_manifest, load_health, save_health
 from egiz.models.health.asset import AssetHealth
+from egiz.models.health.index import distance_from_health
 from egiz.models.rul.trend import HealthTrendRul, load_trend, save_trend, trend_manifest
 
 T0 = 1_800_000_000.0  # a multiple of the 4 s model window
@@ -166,7 +167,8 @@ def test_scoring_agent_emits_anomaly_health_and_rul(tmp_path, kit, mosquitto, ar
         assert (s["model"], s["version"]) == ("motor-health+motor-rul", "0.1.0+0.2.0")
         assert math.isclose(s["health"], h, abs_tol=0.01), (start, s["health"], h)
         assert s["anomalous"] == (h < 50)
-        assert math.isclose(s["anomaly"], math.log2(100 / max(h, 1e-300)), abs_tol=1e-3)
+        want_anomaly = float(distance_from_health(h))  # the index's own inverse of health
+        assert math.isclose(s["anomaly"], want_anomaly, rel_tol=1e-6, abs_tol=1e-3)
     late = [scored[k] for k in sorted(scored)][-3:]
     assert late[-1]["health"] < 50 and late[-1]["explanation"]  # the hot winding is seen
     assert all(s["rul"] and s["rul"]["unit"] == "h" for s in late)
