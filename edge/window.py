@@ -362,7 +362,7 @@ class Windower:
             np.take(quality, ready) if quality.any() else None,
             np.take(oor, ready) if oor.any() else None,
         )
-        gkey = st["key"]
+        gkey = st["key"].astype(np.int64)  # window indices need 64 bits (0.5 s windows: 3.6e9)
         return self._results(st, gkey // width + k0, gkey % width)
 
     def _results(

@@ -142,3 +142,16 @@ def test_one_asset_per_window_result_and_lazy_records_match():
         names = [s["name"] for s in (SIGNALS if r.asset in ("x0", "x2", "x4") else SIGNALS[:2])]
         assert list(r.signals) == names
         assert r.record()["signals"] is r.signals
+
+
+def test_sub_second_windows_at_todays_epoch_times():
+    """k = t / 0.25 s is ~7e9 today: window indices must not be squeezed into 32 bits."""
+    w = Windower(CAT, 0.25, 0.0, closed_k=-(2**62))
+    ts = T0 + np.array([0.0, 0.1, 0.3, 0.6])
+    n = ts.size
+    w.add(Normalized(np.zeros(n, np.int32), ts, np.arange(n, dtype=float),
+                     np.zeros(n, np.uint8), np.zeros(n, bool)))  # fmt: skip
+    res = w.close(10**12)
+    assert [(r.index, r.start, r.signals["s0"]["count"]) for r in res] == [
+        (int(T0 * 4), T0, 2), (int(T0 * 4) + 1, T0 + 0.25, 1), (int(T0 * 4) + 2, T0 + 0.5, 1)
+    ]  # fmt: skip
