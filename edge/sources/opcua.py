@@ -1,4 +1,4 @@
-"""OPC UA source (asyncua ≥ 2.0): subscriptions in iterator mode, own reconnect and watchdog."""
+"""OPC UA source (asyncua ≥ 2.0): array-decoded subscriptions, own reconnect and watchdog."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from typing import Any, Self
 
 import numpy as np
 from asyncua import Client, ua
-from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
+from asyncua.common.subscription import Subscription
+from asyncua.ua.uaerrors import (
+    BadIdentityTokenInvalid,
+    BadIdentityTokenRejected,
+    BadNoSubscription,
+    BadTimeout,
+    BadTooManyPublishRequests,
+    BadUserAccessDenied,
+)
 
 from egiz.contracts import EventKind, NodeMapping, OpcUaSourceConfig
 
@@ -20,12 +28,13 @@ from ..backoff import Retry
 from ..errors import SourceUnavailable
 from ..samples import BAD, Ref, RefTable, SampleBatch
 from .base import NoteSink, SourceNote, ignore_note
+from .opcua_wire import DataChanges, decode_publish_response, quality_of
 
 log = logging.getLogger(__name__)
 
-#: Per-subscription queue inside asyncua; generous so a slow consumer does not drop values.
-_SUB_QUEUE = 200_000
-_MAX_BATCH = 20_000
+#: Publish requests kept in flight per session (asyncua keeps one): while we decode one
+#: response the server can already send the next (OPC UA Part 4 §5.13.5 recommends several).
+_PUBLISH_REQUESTS = 3
 _FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)  # data time may run ahead of the wall clock
 
 
@@ -64,10 +73,91 @@ def _application_uri(path: str | None) -> str | None:
     return uris[0] if uris else None
 
 
+#: Session activation refused because of who we are: retrying will not help until the config
+#: (or the server's user list) changes, so it is reported once, loudly, not only logged.
+_IDENTITY_REFUSED = (BadUserAccessDenied, BadIdentityTokenInvalid, BadIdentityTokenRejected)
+
+
+def _identity_refusal(err: BaseException) -> ua.UaStatusCodeError | None:
+    """Return the server's identity refusal behind ``err`` (or None)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, _IDENTITY_REFUSED):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
 def _as_float(value: Any) -> float:
     if isinstance(value, bool | int | float):
         return float(value)
     return float("nan")
+
+
+class _SessionLink:
+    """What a session's subscriptions and publish loops report to the task that watches them."""
+
+    __slots__ = ("dead", "held", "why")
+
+    def __init__(self, hold: bool = False) -> None:
+        self.dead = asyncio.Event()
+        self.why = ""
+        # Live batches wait here while the session backfills: they must neither reach the
+        # windower before the older backfilled values (the watermark would pass them) nor move
+        # the per-node "newest received" mark the backfill starts from.
+        self.held: list[SampleBatch] | None = [] if hold else None
+
+    def fail(self, why: str) -> None:
+        if not self.dead.is_set():
+            self.why = why
+            self.dead.set()
+
+
+class _BatchSubscription(Subscription):
+    """A subscription whose publish results become sample batches, never one object per value.
+
+    asyncua's iterator/callback modes turn every value into an event object and a queue
+    round trip; here a whole notification (already arrays, see opcua_wire) is one batch.
+    """
+
+    def __init__(self, session: Any, params: Any, link: _SessionLink, on_changes: Any) -> None:
+        super().__init__(session, params, handler=None, queue_maxsize=1)  # its queue stays unused
+        self._link = link
+        self._on_changes = on_changes
+
+    async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        self.last_publish_at = time.monotonic()
+        msg = publish_result.NotificationMessage
+        if msg.NotificationData is None:
+            return
+        self.last_sequence_number = int(msg.SequenceNumber)
+        for notif in msg.NotificationData:
+            if isinstance(notif, DataChanges):
+                await self._on_changes(notif, self._link)
+            elif isinstance(notif, ua.DataChangeNotification):  # decoded by asyncua (republish)
+                await self._on_changes(_changes_of(notif), self._link)
+            elif isinstance(notif, ua.StatusChangeNotification) and not notif.Status.is_good():
+                self._link.fail(f"subscription status {notif.Status.name}")
+
+
+def _changes_of(notif: ua.DataChangeNotification) -> DataChanges:
+    items = notif.MonitoredItems
+    return DataChanges(
+        np.array([i.ClientHandle for i in items], np.uint32),
+        np.array([to_epoch(i.Value.SourceTimestamp) for i in items], np.float64),
+        np.array([_as_float(i.Value.Value.Value if i.Value.Value else None) for i in items]),
+        np.array([i.Value.StatusCode.value if i.Value.StatusCode else 0 for i in items], np.uint32),
+    )
+
+
+async def _publish(client: Client, acks: list[ua.SubscriptionAcknowledgement]) -> Any:
+    """A Publish request whose response is decoded by opcua_wire (replaces asyncua's decode)."""
+    protocol = client.uaclient.protocol
+    if protocol is None:
+        raise ConnectionError("connection is not open")
+    request = ua.PublishRequest()
+    request.Parameters.SubscriptionAcknowledgements = acks
+    return decode_publish_response(await protocol.send_request(request, timeout=0))
 
 
 class OpcUaSource:
@@ -92,6 +182,7 @@ class OpcUaSource:
         self.last_data_wall: float | None = None
         self.connected_at: float | None = None
         self.bad_nodes: dict[str, str] = {}
+        self.last_error: str | None = None  # why the last connection attempt or session ended
         #: HistoryRead from here (epoch s) on the first connection: where the agent stopped.
         self.backfill_from: float | None = None
         self.backfilled = 0
@@ -129,6 +220,7 @@ class OpcUaSource:
             "sessions": dict(self._session_states),
             "bad_nodes": dict(self.bad_nodes),
             "backfilled": self.backfilled,
+            "last_error": self.last_error,
         }
 
     # -- sessions -------------------------------------------------------------------------
@@ -171,25 +263,57 @@ class OpcUaSource:
                 await self._connect(client)
                 if self.config.mode == "poll":
                     self._set_state(index, "connected")
+                    self.last_error = None
                     retry.reset()
                     await self._poll(client, [i for g in groups for i in g])
                 else:
-                    made = [await self._subscribe(client, g) for g in groups if g]
+                    link = _SessionLink(hold=self.config.backfill)
+                    # asyncua's publish loop (started with the first subscription) and ours
+                    # decode responses with opcua_wire.
+                    client.uaclient.session.publish = lambda acks, c=client: _publish(c, acks)
+                    made = [await self._subscribe(client, g, link) for g in groups if g]
                     subs = [sub for sub, _nodes in made]
                     self._set_state(index, "connected")
+                    self.last_error = None
                     retry.reset()
                     if self.config.backfill:
                         await self._backfill([n for _sub, nodes in made for n in nodes])
-                    await self._consume(client, subs)
+                        held, link.held = link.held or [], None
+                        for batch in held:
+                            await self._emit(batch)
+                    await self._consume(client, subs, link)
             except asyncio.CancelledError:
                 await self._close(client)
                 raise
             except Exception as err:  # every failure ends in a reconnect, never in a dead source
                 log.warning("opcua %s session %d: %s", self.name, index, err)
+                self._failed(err)
             await self._close(client)
             self.reconnects += 1
             self._set_state(index, "reconnecting")
             await asyncio.sleep(retry.next_delay())
+
+    def _failed(self, err: Exception) -> None:
+        """Remember why; an identity refusal also becomes an event (once per distinct reason)."""
+        refused = _identity_refusal(err)
+        if refused is None:
+            self.last_error = str(err)
+            return
+        who = f"user {self.config.username!r}" if self.config.username else "anonymous"
+        why = (
+            f"source {self.name}: {self.config.endpoint} refused the session for {who}: "
+            f"{type(refused).__name__} (fix: the source's username/password, or the server's "
+            "user list; retrying with backoff)"
+        )
+        if why != self.last_error:
+            self._on_note(
+                SourceNote(
+                    EventKind.source_status,
+                    why,
+                    {"source": self.name, "state": "auth_failed", "code": type(refused).__name__},
+                )
+            )
+        self.last_error = why
 
     def _client(self) -> Client:
         client = Client(self.config.endpoint, timeout=5)
@@ -248,7 +372,7 @@ class OpcUaSource:
                 )
             )
 
-    async def _subscribe(self, client: Client, indices: list[int]) -> Any:
+    async def _subscribe(self, client: Client, indices: list[int], link: _SessionLink) -> Any:
         cfg = self.config.subscription
         params = ua.CreateSubscriptionParameters()
         params.RequestedPublishingInterval = cfg.publishing_interval_ms
@@ -260,9 +384,10 @@ class OpcUaSource:
         params.MaxNotificationsPerPublish = 10_000
         params.PublishingEnabled = True
         params.Priority = 0
-        sub = await client.create_subscription(
-            params, queue_maxsize=_SUB_QUEUE, overflow=OverflowPolicy.WARN
-        )
+        sub = _BatchSubscription(client.uaclient.session, params, link, self._on_changes)
+        revised = client.get_subscription_revised_params(params, await sub.init())
+        if revised:
+            await sub.update(revised)
         nodes = await self._resolve(client, indices)
         # StatusValueTimestamp: a repeated value with a new source timestamp is still a sample.
         mfilter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
@@ -290,20 +415,56 @@ class OpcUaSource:
                 self._bad_node(self._mappings[ref], f"monitored item refused: {res.name}")
         return sub, nodes
 
-    async def _consume(self, client: Client, subs: list[Any]) -> None:
-        """Drain every subscription into batches; return (raise) when the session is dead."""
-        drains = [asyncio.create_task(self._drain(sub)) for sub in subs]
+    async def _consume(self, client: Client, subs: list[Any], link: _SessionLink) -> None:
+        """Keep publish requests in flight; return (raise) when the session is dead."""
+        self.connected_at = time.monotonic()
+        by_id = {sub.subscription_id: sub for sub in subs}
+        loops = [
+            asyncio.create_task(self._publish_loop(client, by_id, link))
+            for _ in range(_PUBLISH_REQUESTS - 1 if subs else 0)
+        ]
         try:
             while True:
-                done, _ = await asyncio.wait(drains, timeout=1.0, return_when="FIRST_COMPLETED")
-                for t in done:
-                    t.result()  # re-raises why the subscription ended
-                    raise SourceUnavailable("subscription closed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(link.dead.wait(), 1.0)
+                if link.dead.is_set():
+                    raise SourceUnavailable(link.why)
                 self._watchdog(client, subs)
         finally:
-            for t in drains:
+            for t in loops:
                 t.cancel()
-            await asyncio.gather(*drains, return_exceptions=True)
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _publish_loop(
+        self, client: Client, subs: dict[int, _BatchSubscription], link: _SessionLink
+    ) -> None:
+        """One more Publish request in flight (asyncua's own loop keeps the first)."""
+        acks: list[ua.SubscriptionAcknowledgement] = []
+        while True:
+            try:
+                resp = await _publish(client, acks)
+            except BadTimeout:
+                acks = []
+                continue
+            except (BadNoSubscription, BadTooManyPublishRequests):
+                return  # the server takes fewer requests in flight: asyncua's loop carries on
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                link.fail(f"publish failed: {err!r}")
+                return
+            acks = []
+            res = resp.Parameters
+            sub = subs.get(res.SubscriptionId)
+            if sub is not None:
+                await sub.publish_callback(res)
+            if res.NotificationMessage.NotificationData:
+                acks.append(
+                    ua.SubscriptionAcknowledgement(
+                        SubscriptionId=res.SubscriptionId,
+                        SequenceNumber=res.NotificationMessage.SequenceNumber,
+                    )
+                )
 
     def _watchdog(self, client: Client, subs: list[Any]) -> None:
         """Raise when the transport is down or a subscription stopped publishing (keep-alives too)."""
@@ -317,33 +478,26 @@ class OpcUaSource:
                     f"subscription {sub.subscription_id} silent for {now - last:.1f} s"
                 )
 
-    async def _drain(self, sub: Any) -> None:
-        self.connected_at = time.monotonic()
-        # The iterator API hands over one event at a time; after the first await we take what
-        # is already queued without awaiting, so batches grow with load (asyncua's own queue).
-        queue: asyncio.Queue[Any] = sub._event_queue
-        while True:
-            first = await queue.get()
-            events = [first]
-            while len(events) < _MAX_BATCH and not queue.empty():
-                events.append(queue.get_nowait())
-            refs: list[int] = []
-            tss: list[float] = []
-            vals: list[float] = []
-            quals: list[int] = []
-            for ev in events:
-                if ev is None:
-                    raise SourceUnavailable("subscription iterator closed")
-                if isinstance(ev, DataChangeEvent):
-                    dv = ev.data.monitored_item.Value
-                    refs.append(ev.data.subscription_data.client_handle - 1)
-                    tss.append(to_epoch(dv.SourceTimestamp))
-                    vals.append(_as_float(ev.value))
-                    quals.append(status_quality(dv.StatusCode.value if dv.StatusCode else 0))
-                elif isinstance(ev, StatusChangeEvent) and not ev.notification.Status.is_good():
-                    raise SourceUnavailable(f"subscription status {ev.notification.Status.name}")
-            if refs:
-                await self._emit(SampleBatch.from_lists(refs, tss, vals, quals, time.time()))
+    async def _on_changes(self, changes: DataChanges, link: _SessionLink) -> None:
+        """One data-change notification (arrays) into one batch; handles are ref index + 1."""
+        ref = changes.handle.astype(np.int64) - 1
+        ours = (ref >= 0) & (ref < len(self.refs))
+        if not ours.all():  # a handle we never gave out: nothing to map it to
+            changes = DataChanges(*(a[ours] for a in (changes.handle, changes.ts,
+                                                      changes.value, changes.status)))  # fmt: skip
+            ref = ref[ours]
+        if ref.shape[0]:
+            batch = SampleBatch(
+                ref.astype(np.int32),
+                changes.ts,
+                changes.value,
+                quality_of(changes.status),
+                time.time(),
+            )
+            if link.held is not None:
+                link.held.append(batch)
+            else:
+                await self._emit(batch)
 
     async def _emit(self, batch: SampleBatch) -> None:
         np.fmax.at(self._last_ts, batch.ref, batch.ts)

@@ -3,7 +3,9 @@
 // value = i * 1000 + k with source timestamp base + k * T ms (data time, exact to the ms), so a
 // client can check every value, its order and its timestamp. Minimum sampling and publishing
 // intervals are lowered so a fast client can take everything the server produces.
-// Usage: node server.js <port> <N> <T ms> [<ticks per timer callback, default 1>]
+// With a fifth argument "user:password" the server refuses anonymous sessions and every other
+// user name or password (UserNameIdentityToken; node-opcua encrypts it even on a None channel).
+// Usage: node server.js <port> <N> <T ms> [<ticks per timer callback, default 1>] [user:password]
 // Prints "EGIZ-READY {json}" on stdout once listening.
 "use strict";
 const { OPCUAServer, MonitoredItem, Subscription } = require("node-opcua-server");
@@ -15,6 +17,8 @@ async function main() {
   const n = Number(process.argv[3]);
   const period = Number(process.argv[4]);
   const burst = Number(process.argv[5] || 1);
+  const credentials = process.argv[6] || "";
+  const [user, password] = credentials ? [credentials.split(":")[0], credentials.split(":").slice(1).join(":")] : [];
   // Defaults are 50 ms sampling and 50 ms publishing: far too slow for a rate benchmark.
   MonitoredItem.minimumSamplingInterval = 0;
   Subscription.minimumPublishingInterval = 5;
@@ -26,9 +30,17 @@ async function main() {
     host: "127.0.0.1",
     hostname: "127.0.0.1",
     resourcePath: "/egiz",
-    allowAnonymous: true,
-    securityPolicies: ["http://opcfoundation.org/UA/SecurityPolicy#None"],
-    securityModes: [1], // MessageSecurityMode.None
+    allowAnonymous: !credentials,
+    userManager: credentials
+      ? { isValidUser: (name, pass) => name === user && pass === password }
+      : undefined,
+    // With credentials, Basic256Sha256 is offered too: node-opcua then lists a user-name token
+    // policy on the None endpoint whose password is encrypted with the server certificate.
+    securityPolicies: credentials
+      ? ["http://opcfoundation.org/UA/SecurityPolicy#None",
+        "http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256"]
+      : ["http://opcfoundation.org/UA/SecurityPolicy#None"],
+    securityModes: credentials ? [1, 3] : [1], // MessageSecurityMode None (and SignAndEncrypt)
     serverCapabilities: {
       minSupportedSampleRate: 0,
       maxMonitoredItemsQueueSize: 100000,
