@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--opcua-host", default="127.0.0.1")
     r.add_argument("--opcua-port", type=int, default=4840)
     r.add_argument("--mqtt", default="mqtt://127.0.0.1:1883", help="broker URL ('' disables MQTT)")
+    r.add_argument(
+        "--mqtt-ca", type=Path, help="CA file that issued the broker's certificate (mqtts://)"
+    )
     r.add_argument("--topic-prefix", default="egiz")
     r.add_argument("--qos", type=int, choices=(0, 1, 2), default=1)
     r.add_argument("--retain", action="store_true")
@@ -231,6 +234,7 @@ def run_run(args: argparse.Namespace) -> int:
             mqtt_qos=args.qos,
             mqtt_retain=args.retain,
             mqtt_layout=args.mqtt_layout,
+            mqtt_ca_file=args.mqtt_ca,
             speed=args.speed,
             truth_dir=args.truth_dir,
             seed=args.seed,

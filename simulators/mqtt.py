@@ -15,6 +15,7 @@ import json
 import logging
 import ssl
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -45,19 +46,32 @@ def document(values: dict[str, float], ts: str) -> bytes:
 class MqttPublisher:
     """A paho client on its own network thread; ``publish`` is safe to call from asyncio."""
 
-    def __init__(self, url: str, qos: int = 1, retain: bool = False, client_id: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        qos: int = 1,
+        retain: bool = False,
+        client_id: str | None = None,
+        ca_file: str | Path | None = None,
+    ):
         parsed = urlparse(url)
         if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
             raise SimulatorError(f"bad MQTT URL {url!r} (fix: write mqtt://host:1883)")
         self.host = parsed.hostname
         self.port = parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
         self.qos, self.retain = qos, retain
+        self.tls = parsed.scheme == "mqtts"
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"egiz-sim-{uuid.uuid4().hex[:8]}",
         )
         if parsed.scheme == "mqtts":
-            self.client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            # A site broker's certificate is usually issued by the plant's own CA, not a public one.
+            self.client.tls_set(
+                ca_certs=None if ca_file is None else str(ca_file), cert_reqs=ssl.CERT_REQUIRED
+            )
+        elif ca_file is not None:
+            raise SimulatorError(f"an MQTT CA file needs an mqtts:// URL, not {url!r}")
         if parsed.username:
             self.client.username_pw_set(parsed.username, parsed.password)
         # Bursts at high --speed: let paho queue instead of refusing publishes.
@@ -91,9 +105,12 @@ class MqttPublisher:
             await asyncio.wait_for(self.connected.wait(), timeout_s)
         except TimeoutError:
             self.client.loop_stop()
+            fix = "start a broker or pass another --mqtt URL"
+            if self.tls:  # paho does not say why a handshake failed; name the usual cause
+                fix += "; over TLS also check --mqtt-ca names the CA that issued its certificate"
             raise SimulatorError(
                 f"cannot reach the MQTT broker at {self.host}:{self.port} within {timeout_s:.0f} s"
-                " (fix: start a broker or pass another --mqtt URL)"
+                f" (fix: {fix})"
             ) from None
 
     def publish(self, topic_: str, body: bytes) -> None:

@@ -57,6 +57,7 @@ class SimulatorService:
         mqtt_qos: int = 1,
         mqtt_retain: bool = False,
         mqtt_layout: str = "signal",
+        mqtt_ca_file: str | Path | None = None,
         speed: float = 1.0,
         truth_dir: Path | None = None,
         start: datetime | None = None,
@@ -83,7 +84,9 @@ class SimulatorService:
             else None
         )
         self.mqtt = (
-            MqttPublisher(mqtt_url, mqtt_qos, mqtt_retain) if "mqtt" in has and mqtt_url else None
+            MqttPublisher(mqtt_url, mqtt_qos, mqtt_retain, ca_file=mqtt_ca_file)
+            if "mqtt" in has and mqtt_url
+            else None
         )
         if mqtt_layout not in MQTT_LAYOUTS:
             raise ValueError(f"mqtt_layout must be one of {', '.join(MQTT_LAYOUTS)}")
