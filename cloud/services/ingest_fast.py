@@ -126,6 +126,31 @@ class _Times(dict[str, float]):
         return value
 
 
+#: (store, site) -> (manifest version, registry); a manifest write changes the version.
+_REGISTRIES: dict[tuple[int, str, str], tuple[tuple[object, ...], _Registry]] = {}
+
+
+def _registry(store: Store, site: str | None) -> _Registry:
+    """The site's registry, re-read only when its manifest changed (one small query)."""
+    if site is None:
+        return _Registry(site=None)
+    row = store.site(site)
+    if row is None:
+        return _Registry.load(store, site)
+    # Assets and asset types are written only with a manifest, which sets all of these.
+    version = (row.manifest_hash, row.manifest_epoch, row.manifest_seq, row.updated_at,
+               row.edge_id)  # fmt: skip
+    key = (id(store), store.url, site)
+    hit = _REGISTRIES.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    reg = _Registry.load(store, site)
+    if len(_REGISTRIES) > 1000:  # many stores only in test runs; stay bounded
+        _REGISTRIES.clear()
+    _REGISTRIES[key] = (version, reg)
+    return reg
+
+
 def _scores(rec: _Window) -> ModelScores | None:
     if rec.scores is UNSET:
         return None
@@ -148,7 +173,7 @@ def ingest_windows(
     now = time.time() if now is None else now
     held = store.held_seqs(edge.edge_id, batch.epoch, [r.seq for r in records])
     edge = store.edge(edge.edge_id) or edge
-    reg = _Registry.load(store, edge.site)
+    reg = _registry(store, edge.site)
     site = reg.site
     if site is None:
         return None

@@ -26,16 +26,24 @@ RECORD_COLS = "site, asset, start, length_s, n, signals, stats"
 
 
 def seq_runs(keys: Iterable[tuple[int, str]]) -> list[tuple[int, int, str]]:
-    """Return (lo, hi, kind) runs of consecutive seqs of one kind (vectorized per kind)."""
+    """Return (lo, hi, kind) runs of consecutive seqs of one kind."""
     by_kind: dict[str, list[int]] = defaultdict(list)
     for seq, kind in keys:
         by_kind[kind].append(seq)
     runs = []
     for kind, seqs in by_kind.items():
-        arr = np.unique(np.asarray(seqs, dtype=np.int64))
-        cut = np.flatnonzero(np.diff(arr) != 1) + 1
-        los, his = arr[np.r_[0, cut]], arr[np.r_[cut - 1, len(arr) - 1]]
-        runs += [(lo, hi, kind) for lo, hi in zip(los.tolist(), his.tolist(), strict=True)]
+        ordered = sorted(set(seqs))
+        lo = ordered[0]
+        if ordered[-1] - lo + 1 == len(ordered):  # the usual batch: one run
+            runs.append((lo, ordered[-1], kind))
+            continue
+        prev = lo
+        for seq in ordered[1:]:
+            if seq != prev + 1:
+                runs.append((lo, prev, kind))
+                lo = seq
+            prev = seq
+        runs.append((lo, prev, kind))
     return sorted(runs)
 
 
@@ -43,25 +51,26 @@ def pending_ranges(records: Sequence[WindowRecord]) -> list[tuple[str, str, floa
     """Return (site, asset, first bucket, last bucket) ranges covering the records' buckets.
 
     Buckets of one asset closer than MERGE_GAP_S share a range (recomputing the few empty
-    buckets between them is harmless); vectorized, as a batch holds thousands of records.
+    buckets between them is harmless). Vectorized: a batch holds thousands of records.
     """
     if not records:
         return []
-    keys = np.asarray([f"{r.site}\x1f{r.asset}" for r in records])
-    names, asset = np.unique(keys, return_inverse=True)
-    bucket = np.floor_divide(np.fromiter((r.start for r in records), np.float64, len(records)),
-                             BUCKET_S) * BUCKET_S  # fmt: skip
-    order = np.lexsort((bucket, asset))
-    asset, bucket = asset[order], bucket[order]
-    new = np.r_[True, (asset[1:] != asset[:-1]) | (np.diff(bucket) > MERGE_GAP_S)]
+    index: dict[tuple[str, str], int] = {}
+    ids = np.fromiter((index.setdefault((r.site, r.asset), len(index)) for r in records),
+                      np.int64, len(records))  # fmt: skip
+    starts = np.fromiter((r.start for r in records), np.float64, len(records))
+    bucket = np.floor_divide(starts, BUCKET_S) * BUCKET_S
+    order = np.lexsort((bucket, ids))
+    ids, bucket = ids[order], bucket[order]
+    new = np.empty(len(ids), dtype=bool)
+    new[0] = True
+    new[1:] = (ids[1:] != ids[:-1]) | (bucket[1:] - bucket[:-1] > MERGE_GAP_S)
     first = np.flatnonzero(new)
-    last = np.r_[first[1:] - 1, len(bucket) - 1]
-    out = []
-    for a, lo, hi in zip(asset[first].tolist(), bucket[first].tolist(), bucket[last].tolist(),
-                         strict=True):  # fmt: skip
-        site, name = str(names[a]).split("\x1f", 1)
-        out.append((site, name, lo, hi))
-    return out
+    last = np.append(first[1:] - 1, len(ids) - 1)
+    keys = list(index)
+    out = [(*keys[i], lo, hi) for i, lo, hi in
+           zip(ids[first].tolist(), bucket[first].tolist(), bucket[last].tolist(), strict=True)]
+    return sorted(out)
 
 
 class WindowSql(SqlBase):
