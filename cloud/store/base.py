@@ -415,3 +415,66 @@ class Store(ABC):
     @abstractmethod
     def count(self, table: str) -> int:
         """Return the row count of one table (for tests and status pages)."""
+
+    # webhook outbox (store.sql_notify) --------------------------------------------------
+    @abstractmethod
+    def add_webhook_deliveries(
+        self, rows: Sequence[WebhookDeliveryRow], caps: dict[str, int], now: float
+    ) -> list[WebhookDeliveryRow]:
+        """Insert pending deliveries; drop the oldest unleased pending rows of a hook beyond
+        ``caps[hook]`` (state ``dropped``) and return them."""
+
+    @abstractmethod
+    def claim_webhook_delivery(
+        self, hook: str, owner: str, now: float, lease_s: float
+    ) -> WebhookDeliveryRow | None:
+        """Lease the oldest pending row of ``hook`` if it is due and unleased (one winner)."""
+
+    @abstractmethod
+    def webhook_head_due(self, hook: str) -> float | None:
+        """Return when the oldest pending row of ``hook`` may be claimed, None if none."""
+
+    @abstractmethod
+    def settle_webhook_delivery(
+        self, delivery_id: str, owner: str, now: float, *, error: str | None = None,
+        retry_at: float | None = None,
+    ) -> bool:  # fmt: skip
+        """Mark a claimed row delivered, retried at ``retry_at``, or failed; False if not ours."""
+
+    @abstractmethod
+    def release_webhook_leases(self, owner: str) -> int:
+        """Give back every lease ``owner`` holds."""
+
+    @abstractmethod
+    def webhook_deliveries(
+        self, hook: str | None = None, state: str | None = None, limit: int = 100
+    ) -> list[WebhookDeliveryRow]:
+        """Return deliveries (of one hook, in one state), oldest first."""
+
+    @abstractmethod
+    def webhook_counts(self) -> dict[tuple[str, str], int]:
+        """Return the number of deliveries per (hook, state)."""
+
+    @abstractmethod
+    def prune_webhook_deliveries(self, delivered_before: float, closed_before: float) -> int:
+        """Delete delivered rows done before ``delivered_before``, failed and dropped rows done
+        before ``closed_before``; return how many."""
+
+
+class WebhookDeliveryRow(NamedTuple):
+    """One notification for one webhook in the outbox (state: pending, delivered, failed,
+    dropped); ``body`` is the exact JSON that is signed and posted."""
+
+    delivery_id: str
+    hook: str
+    event: str
+    body: str
+    state: str
+    created_at: float
+    next_at: float
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_until: float = 0.0
+    last_error: str | None = None
+    done_at: float | None = None
+

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .sql_commands import CONTROL_MIGRATION
+from .sql_notify import NOTIFY_MIGRATION
 from .sql_windows import migrate_to_packed
 
 #: A migration step is SQL text, or a function ``step(store, cursor)`` for data conversions.
@@ -144,6 +145,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
             "DROP TABLE rollup_dirty",
         ],
     ),
+    (6, *NOTIFY_MIGRATION),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -19,13 +19,14 @@ from .base import (
 from .sql_alarms import AlarmSql
 from .sql_auth import AuthSql
 from .sql_commands import ControlSql
+from .sql_notify import NotifySql
 from .sql_reads import ReadSql
 from .sql_rollups import RollupSql
 from .sql_windows import WindowSql
 from .sqlbase import EVENT_COLS, SHADOW_COLS, SHADOW_TYPES, marks
 
 
-class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, RollupSql, WindowSql, Store):
+class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, NotifySql, RollupSql, WindowSql, Store):
     """The Store in portable SQL; backends add connections, transactions and column types."""
 
     # migrations ----------------------------------------------------------------------------
