@@ -48,6 +48,12 @@ _SCALARS: dict[int, tuple[int, str]] = {
 _HAS_VALUE, _HAS_STATUS, _HAS_SOURCE_TS, _HAS_SERVER_TS = 0x01, 0x02, 0x04, 0x08
 _HAS_SOURCE_PICO, _HAS_SERVER_PICO = 0x10, 0x20
 
+#: The same scalars for the record-by-record path, as struct formats.
+_SCALAR_STRUCTS = {
+    vtype: struct.Struct(code)
+    for vtype, code in zip(range(1, 12), ("<?", "<b", "<B", "<h", "<H", "<i", "<I", "<q", "<Q",
+                                          "<f", "<d"), strict=True)
+}  # fmt: skip
 _u32 = struct.Struct("<I")
 _i32 = struct.Struct("<i")
 _i64 = struct.Struct("<q")
@@ -150,10 +156,10 @@ def _record_by_record(data: bytes, pos: int, n: int) -> DataChanges:
         value = float("nan")
         if mask & _HAS_VALUE:
             vtype = data[pos]
-            if vtype in _SCALARS:
-                size, dt = _SCALARS[vtype]
-                value = float(np.frombuffer(data, dt, 1, pos + 1)[0])
-                pos += 1 + size
+            scalar = _SCALAR_STRUCTS.get(vtype)
+            if scalar is not None:
+                value = float(scalar.unpack_from(data, pos + 1)[0])
+                pos += 1 + scalar.size
             else:  # a string, an array, a structure: asyncua reads it, the value stays NaN
                 buf = Buffer(data, pos)
                 var = variant_from_binary(buf)

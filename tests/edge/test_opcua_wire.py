@@ -153,3 +153,18 @@ def test_sub_microsecond_ticks_truncate_like_asyncua():
     at = bytes(data).rindex(ticks)  # the source timestamp is the last DateTime encoded
     data[at : at + 8] = struct.pack("<q", ua.datetime_to_win_epoch(T) + 7)  # + 700 ns
     _compare(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "vtype,value",
+    [(V.Double, -1.25), (V.Float, 0.5), (V.Int32, -7), (V.UInt16, 65535), (V.Int64, -(2**40)),
+     (V.Boolean, False), (V.SByte, -3), (V.UInt32, 2**32 - 1), (V.UInt64, 2**63 + 5)],
+)  # fmt: skip
+def test_each_numeric_type_on_the_record_by_record_path(vtype, value):
+    """One record without a status code among records with one: the layouts differ."""
+    items = [
+        _item(1, ua.Variant(value, vtype), ua.StatusCodes.BadCommunicationError, SourceTimestamp=T),
+        _item(2, ua.Variant(value, vtype), None, SourceTimestamp=T),
+        _item(3, ua.Variant(value, vtype), ua.StatusCodes.UncertainInitialValue),
+    ]
+    _compare(_response([ua.DataChangeNotification(MonitoredItems=items)]))
