@@ -56,6 +56,7 @@ def phase(name: str) -> None:
     # SIGKILL right after it cannot lose or tear the marker.
     os.write(_phase_fd, f"{now:.6f} {os.getpid()} {name}\n".encode())
 
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
