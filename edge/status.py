@@ -76,7 +76,8 @@ def render(s: dict[str, Any]) -> str:
         f"uplink: {s.get('uplink', {}).get('state')} {s.get('uplink', {}).get('last_error') or ''}",
     ]
     for name, src in s.get("sources", {}).items():
-        lines.append(f"source {name} ({src.get('kind')}): {src.get('state')}")
+        why = f" ({src['last_error']})" if src.get("last_error") else ""  # e.g. password refused
+        lines.append(f"source {name} ({src.get('kind')}): {src.get('state')}{why}")
     alarms = s.get("alarms", [])
     lines.append(f"active alarms: {len(alarms)}")
     lines += [
