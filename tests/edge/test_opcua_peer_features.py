@@ -16,6 +16,7 @@ from typing import Any
 from egiz.contracts import OpcUaSourceConfig
 from egiz.edge.sources import make_source
 from egiz.edge.sources.base import SourceNote
+from egiz.edge.status import render
 
 from .test_peer_node_opcua import PEER, npm_ci
 
@@ -122,6 +123,8 @@ def test_opcua_username_password_enforced_by_node_opcua(kit):
     assert len(refused) == 1, [n.message for n in bad_notes]  # once, not once per retry
     assert refused[0].data["code"] == "BadUserAccessDenied"
     assert "user 'operator'" in refused[0].message and "wrong" not in refused[0].message
+    page = render({"sources": {"peer": bad}})  # what `egiz edge status` prints on site
+    assert "source peer (opcua): reconnecting (" in page and "BadUserAccessDenied" in page
 
 
 def test_opcua_anonymous_refused_by_a_server_that_wants_a_user(kit):
