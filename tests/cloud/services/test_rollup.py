@@ -124,3 +124,25 @@ def test_rollup_in_store_equals_python_reference(store: Store) -> None:
             if g.mean is not None:
                 assert g.mean == pytest.approx(w.mean, rel=1e-9)
                 assert g.std == pytest.approx(w.std, rel=1e-6, abs=1e-9)
+
+
+def test_rollups_keep_minutes_whose_raw_windows_retention_deleted(loaded: Store, mk) -> None:
+    run_rollups(loaded)
+    now = mk.T0.timestamp() + 3600
+    apply_retention(loaded, {0: 1800.0, 60: None, 3600: None}, now=now)  # raw of 00:00-00:30 gone
+    before = loaded.windows("plant", "pump-1", "flow", None, None, 10_000, 60)
+    # Late windows at 00:05 and 00:45 in one batch: one pending range spans the deleted minutes.
+    late = [mk.window(2000 + i, k=0, flow=99.0) for i in range(2)]
+    late[0]["start"] = (mk.T0 + timedelta(minutes=5, seconds=3)).isoformat()
+    late[1]["start"] = (mk.T0 + timedelta(minutes=45, seconds=3)).isoformat()
+    _send(loaded, mk, late, epoch="e3")
+    assert run_rollups(loaded) == 41
+    after = loaded.windows("plant", "pump-1", "flow", None, None, 10_000, 60)
+    changed = {b.start for a, b in zip(before, after, strict=True) if a != b}
+    t0 = mk.T0.timestamp()
+    # Only the two minutes with new raw windows changed; 00:06-00:29 kept their rollups.
+    assert changed == {t0 + 300, t0 + 2700} and len(after) == 120
+    hour = loaded.windows("plant", "pump-1", "flow", t0, t0 + 1, 10, 3600)[0]
+    # 00:05 is rebuilt from its one surviving (late) window: 10 samples instead of 60;
+    # 00:45 gains the late window's 10. The hour is rebuilt from the minutes.
+    assert hour.count == 360 * 10 - 60 + 10 + 10 and hour.max == 360.0
