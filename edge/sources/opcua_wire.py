@@ -12,6 +12,7 @@ events). The result is an ordinary ``ua.PublishResponse`` whose data changes are
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 
@@ -116,26 +117,38 @@ def _layout(mask: int, vtype: int) -> tuple[list[tuple[str, str, int]], int] | N
     return fields, off
 
 
-def _uniform(data: bytes, pos: int, n: int, end: int) -> DataChanges | None:
-    """Decode n records at pos with one numpy view when they all share the first one's layout."""
-    if n == 0:
-        return DataChanges(*(np.zeros(0, t) for t in ("u4", "f8", "f8", "u4")))
-    mask = data[pos + 4]
-    vtype = data[pos + 5] if mask & _HAS_VALUE else 0
+@functools.lru_cache(maxsize=256)
+def _record_dtype(mask: int, vtype: int) -> tuple[np.dtype, int]:
+    """The numpy record type of one fixed-layout record (see _layout), and its size."""
     spec = _layout(mask, vtype)
-    if spec is None:
-        return None
+    assert spec is not None
     fields, size = spec
-    # The records must fill the notification exactly, followed by an empty DiagnosticInfos.
-    if pos + n * size + 4 != end or _i32.unpack_from(data, pos + n * size)[0] not in (0, -1):
-        return None
     dtype = np.dtype(
         {"names": [f[0] for f in fields], "formats": [f[1] for f in fields],
          "offsets": [f[2] for f in fields], "itemsize": size}
     )  # fmt: skip
-    rec = np.frombuffer(data, dtype=dtype, count=n, offset=pos)
-    if (rec["mask"] != mask).any() or (mask & _HAS_VALUE and (rec["vtype"] != vtype).any()):
+    return dtype, size
+
+
+def _run(data: bytes, pos: int, limit: int) -> tuple[DataChanges, int] | None:
+    """Decode, with one numpy view, the records from ``pos`` that share the first one's layout.
+
+    Returns the run (at most ``limit`` records) and the bytes it spans, or None when the first
+    record is not a fixed-layout numeric scalar. Every position checked is a real record start,
+    because every record before it had the same size.
+    """
+    mask = data[pos + 4]
+    vtype = data[pos + 5] if mask & _HAS_VALUE else 0
+    if mask & _HAS_VALUE and vtype not in _SCALARS:
         return None
+    dtype, size = _record_dtype(mask, vtype)
+    count = min(limit, (len(data) - pos) // size)
+    rec = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
+    same = rec["mask"] == mask
+    if mask & _HAS_VALUE:
+        same &= rec["vtype"] == vtype
+    n = count if same.all() else int(np.argmin(same))
+    rec = rec[:n]
     value = rec["value"].astype(np.float64) if mask & _HAS_VALUE else np.full(n, np.nan)
     status = rec["status"].astype(np.uint32) if mask & _HAS_STATUS else np.zeros(n, np.uint32)
     ts = (
@@ -143,11 +156,11 @@ def _uniform(data: bytes, pos: int, n: int, end: int) -> DataChanges | None:
         if mask & _HAS_SOURCE_TS
         else np.full(n, np.nan)
     )
-    return DataChanges(rec["handle"].astype(np.uint32), ts, value, status)
+    return DataChanges(rec["handle"].astype(np.uint32), ts, value, status), n * size
 
 
-def _record_by_record(data: bytes, pos: int, n: int) -> DataChanges:
-    """Decode n records one by one (mixed layouts, strings, arrays)."""
+def _record_by_record(data: bytes, pos: int, n: int) -> tuple[DataChanges, int]:
+    """Decode n records one by one (strings, arrays, short runs); return them and the end."""
     handles, tss, vals, stats = [], [], [], []
     for _ in range(n):
         handles.append(_u32.unpack_from(data, pos)[0])
@@ -180,20 +193,46 @@ def _record_by_record(data: bytes, pos: int, n: int) -> DataChanges:
         tss.append(ts)
         vals.append(value)
         stats.append(status)
-    return DataChanges(
+    changes = DataChanges(
         np.asarray(handles, np.uint32),
         np.asarray(tss, np.float64),
         np.asarray(vals, np.float64),
         np.asarray(stats, np.uint32),
     )
+    return changes, pos
+
+
+#: Records looked at before viewing the rest of the notification at once.
+_MIN_RUN = 16
 
 
 def data_changes(body: bytes) -> DataChanges:
-    """Decode the body of a DataChangeNotification extension object."""
-    n = _i32.unpack_from(body, 0)[0]
-    n = max(n, 0)
-    fast = _uniform(body, 4, n, len(body))
-    return fast if fast is not None else _record_by_record(body, 4, n)
+    """Decode the body of a DataChangeNotification extension object.
+
+    Usually every record has one layout and this is a single numpy view; a record that differs
+    (a bad status among good values, a string) splits it into runs.
+    """
+    left = max(_i32.unpack_from(body, 0)[0], 0)
+    pos = 4
+    parts: list[DataChanges] = []
+    while left:
+        # A short look first, so that alternating layouts do not view the whole rest each time.
+        got = _run(body, pos, min(left, _MIN_RUN))
+        if got is not None and len(got[0]) == _MIN_RUN < left:
+            got = _run(body, pos, left)
+        if got is not None:
+            part, span = got
+            pos += span
+        else:  # a string, an array, a structure
+            part, pos = _record_by_record(body, pos, 1)
+        parts.append(part)
+        left -= len(part)
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return DataChanges(*(np.zeros(0, t) for t in ("u4", "f8", "f8", "u4")))
+    return DataChanges(*(np.concatenate(a) for a in zip(*(
+        (p.handle, p.ts, p.value, p.status) for p in parts), strict=True)))  # fmt: skip
 
 
 def decode_publish_response(buf: Buffer) -> ua.PublishResponse:
