@@ -168,3 +168,20 @@ def test_each_numeric_type_on_the_record_by_record_path(vtype, value):
         _item(3, ua.Variant(value, vtype), ua.StatusCodes.UncertainInitialValue),
     ]
     _compare(_response([ua.DataChangeNotification(MonitoredItems=items)]))
+
+
+def test_long_notification_split_into_runs_at_every_odd_record():
+    """Runs of one layout (numpy views) broken by bad statuses, strings and a missing value."""
+    items = []
+    for h in range(1, 700):
+        if h % 97 == 0:
+            items.append(_item(h, ua.Variant("x", V.String), ua.StatusCodes.BadTypeMismatch))
+        elif h % 41 == 0 or h in (17, 18):
+            items.append(_item(h, ua.Variant(h / 3, V.Double), ua.StatusCodes.BadSensorFailure,
+                               SourceTimestamp=T + timedelta(milliseconds=h)))  # fmt: skip
+        elif h == 300:
+            items.append(_item(h, None, ua.StatusCodes.BadWaitingForInitialData))
+        else:
+            items.append(_item(h, ua.Variant(h / 3, V.Double), None,
+                               SourceTimestamp=T + timedelta(milliseconds=h)))  # fmt: skip
+    _compare(_response([ua.DataChangeNotification(MonitoredItems=items)]))
