@@ -339,28 +339,34 @@ class Windower:
             key = key.astype(np.int32)  # a narrower key sorts faster
         key *= width
         key += series
-        order = np.argsort(key, kind="stable")
-        key_s = np.take(key, order)
+        if key.shape[0] < 2 or bool((key[1:] >= key[:-1]).all()):
+            order = None  # already grouped (one signal, or what the last close left): no sort
+            key_s = key
+        else:
+            order = np.argsort(key, kind="stable")
+            key_s = np.take(key, order)
         # Samples of windows closed before are late (only possible through rounding at edges).
         bounds = [min(max((w - k0) * width, 0), span) for w in (closed, upto)]
         first, ready_end = np.searchsorted(key_s, np.array(bounds, dtype=key_s.dtype))
         first, ready_end = int(first), int(ready_end)
         self.late += first
-        rest = order[ready_end:]
-        self._chunks = (
-            [Normalized(*(np.take(a, rest) for a in (series, ts, value, quality, oor)))]
-            if rest.shape[0]
-            else []
-        )
+
+        def pick(a: np.ndarray, lo: int, hi: int | None) -> np.ndarray:
+            return a[lo:hi] if order is None else np.take(a, order[lo:hi])
+
+        if ready_end < key.shape[0]:
+            arrays = (series, ts, value, quality, oor)
+            self._chunks = [Normalized(*(pick(a, ready_end, None) for a in arrays))]
+        else:
+            self._chunks = []
         if ready_end <= first:
             return []
-        ready = order[first:ready_end]
         st = sorted_stats(
             key_s[first:ready_end],
-            np.take(ts, ready),
-            np.take(value, ready),
-            np.take(quality, ready) if quality.any() else None,
-            np.take(oor, ready) if oor.any() else None,
+            pick(ts, first, ready_end),
+            pick(value, first, ready_end),
+            pick(quality, first, ready_end) if quality.any() else None,
+            pick(oor, first, ready_end) if oor.any() else None,
         )
         gkey = st["key"].astype(np.int64)  # window indices need 64 bits (0.5 s windows: 3.6e9)
         return self._results(st, gkey // width + k0, gkey % width)

@@ -155,3 +155,35 @@ def test_sub_second_windows_at_todays_epoch_times():
     assert [(r.index, r.start, r.signals["s0"]["count"]) for r in res] == [
         (int(T0 * 4), T0, 2), (int(T0 * 4) + 1, T0 + 0.25, 1), (int(T0 * 4) + 2, T0 + 0.5, 1)
     ]  # fmt: skip
+
+
+def test_already_grouped_input_skips_the_sort_and_gives_the_same_windows():
+    """One signal per chunk in time order (no sort needed) vs the same samples interleaved."""
+    rng = np.random.default_rng(7)
+    n = 400
+    ts = T0 + np.sort(rng.choice(3000, n, replace=False)) / 100  # distinct: arrival order moot
+    value = rng.normal(0, 6, n)
+    grouped = Windower(CAT, 5.0, 0.0, closed_k=-(2**62))
+    mixed = Windower(CAT, 5.0, 0.0, closed_k=-(2**62))
+    zeros_q, no_oor = np.zeros(n, np.uint8), np.zeros(n, bool)
+    out_g, out_m = [], []
+    for lo in range(0, n, 50):  # chunk by chunk: a single signal, times increasing
+        sl = slice(lo, lo + 50)
+        s = np.full(50, lo // 50 % 3, np.int32)
+        grouped.add(Normalized(s, ts[sl], value[sl], zeros_q[sl], no_oor[sl]))
+        out_g += grouped.close()
+    series = np.repeat(np.arange(n // 50) % 3, 50).astype(np.int32)
+    mixed.add(Normalized(series[::-1].copy(), ts[::-1].copy(), value[::-1].copy(), zeros_q,
+                         no_oor))  # fmt: skip
+    out_g += grouped.close(10**12)
+    out_m += mixed.close(10**12)
+    want = plain([(int(s), float(t), float(v), 0) for s, t, v in
+                  zip(series, ts, value, strict=True)], 5.0)  # fmt: skip
+    got_g = {(r.index, CAT.index[(r.asset, k)]): s for r in out_g for k, s in r.signals.items()}
+    got_m = {(r.index, CAT.index[(r.asset, k)]): s for r in out_m for k, s in r.signals.items()}
+    assert set(got_g) == set(got_m) == set(want) and grouped.late == 0
+    for key, s in want.items():
+        for g in (got_g[key], got_m[key]):
+            assert (g["count"], g["min"], g["max"], g["last"]) == (
+                s["count"], s["min"], s["max"], s["last"])  # fmt: skip
+            assert math.isclose(g["mean"], s["mean"], rel_tol=1e-12)
