@@ -123,7 +123,9 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.state.metrics = CloudMetrics(the_store)
     app.state.sink = _sink(settings)
     app.state.changes = stream.ChangeCounter()
-    app.state.notifier = Notifier(list(settings.webhooks), the_store)
+    app.state.notifier = Notifier(
+        list(settings.webhooks), the_store, alarm_payload=ingest.alarm_payload
+    )
     app.state.metrics.registry.register(app.state.notifier.collector())
     app.add_exception_handler(CloudError, _on_cloud_error)
     app.include_router(health.router)

@@ -21,11 +21,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -34,11 +35,12 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from .store import Store
-from .store.base import WebhookDeliveryRow
+from .store.base import AlarmRow, WebhookDeliveryRow, WriteSet
 
 log = logging.getLogger(__name__)
 EVENTS = frozenset({"alarm_raise", "alarm_clear", "alarm_ack"})
 STATES = ("pending", "delivered", "failed", "dropped")
+_SEQ = itertools.count()
 
 
 class WebhookConfig(BaseModel):
@@ -85,6 +87,7 @@ class Notifier:
         hooks: list[WebhookConfig],
         store: Store,
         *,
+        alarm_payload: Callable[[AlarmRow], dict[str, Any]] | None = None,
         lease_s: float = 60.0,
         poll_s: float = 1.0,
         timeout_s: float = 10.0,
@@ -101,6 +104,7 @@ class Notifier:
             raise ValueError(f"lease_s {lease_s} must exceed the HTTP timeout {timeout_s}")
         self.hooks = hooks
         self.store = store
+        self.alarm_payload = alarm_payload or (lambda a: a._asdict())
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.timeout_s = timeout_s
@@ -124,34 +128,39 @@ class Notifier:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._stopped = asyncio.Event()
+        if hooks and hasattr(store, "webhook_source"):
+            # The store writes the notifications of ingested alarm changes with the batch.
+            store.webhook_source = self
 
     # publishing ------------------------------------------------------------------------
     def publish(self, event: str, payload: dict[str, Any]) -> None:
         """Write ``event`` for every hook that wants it to the outbox; safe from any thread.
 
         A store failure is logged and counted, not raised: the caller's change (an alarm) is
-        already stored and a retry of its request would not notify again.
+        already stored. Alarm raises and clears of ingested batches do not come through here:
+        the store writes them in the batch's transaction (``outbox_rows``).
         """
-        hooks = [h for h in self.hooks if event in h.events]
-        if not hooks:
+        rows, caps = self._rows([(event, payload)], time.time())
+        if not rows:
             return
-        now = time.time()
-        rows = []
-        for hook in hooks:
-            delivery_id = uuid.uuid4().hex
-            body = json.dumps(
-                {"event": event, "delivery_id": delivery_id, "sent_at": now, **payload},
-                default=str,
-            )
-            rows.append(WebhookDeliveryRow(delivery_id, hook.key, event, body, "pending", now, now))
         try:
-            dropped = self.store.add_webhook_deliveries(
-                rows, {h.key: h.max_pending for h in hooks}, now
-            )
+            dropped = self.store.add_webhook_deliveries(rows, caps, rows[0].created_at)
         except Exception:
             self.errors += 1
-            log.exception("webhooks: %s not written to the outbox (%d hooks)", event, len(hooks))
+            log.exception("webhooks: %s not written to the outbox (%d hooks)", event, len(rows))
             return
+        self.on_dropped(dropped)
+        self.wake()
+
+    def outbox_rows(self, ws: WriteSet) -> tuple[list[WebhookDeliveryRow], dict[str, int]]:
+        """The deliveries of a batch's newly stored alarm raises and clears (the store calls
+        this inside the batch's write transaction)."""
+        events = [("alarm_raise", {"alarm": self.alarm_payload(a)}) for a in ws.alarm_raises]
+        events += [("alarm_clear", {"alarm": self.alarm_payload(a)}) for a in ws.alarm_clears]
+        return self._rows(events, time.time())
+
+    def on_dropped(self, dropped: list[WebhookDeliveryRow]) -> None:
+        """Log and count deliveries the per-hook cap dropped."""
         for row in dropped:
             self.dropped += 1
             log.warning(
@@ -159,11 +168,37 @@ class Notifier:
                 "%d attempts made)", row.hook, self._hook(row.hook).max_pending, row.event,
                 row.delivery_id, row.attempts,
             )  # fmt: skip
-        if self._loop is not None:
-            for hook in hooks:
-                # RuntimeError: the loop has closed; the rows wait in the outbox.
-                with contextlib.suppress(RuntimeError):
-                    self._loop.call_soon_threadsafe(self._wake[hook.key].set)
+
+    def _rows(
+        self, events: list[tuple[str, dict[str, Any]]], now: float
+    ) -> tuple[list[WebhookDeliveryRow], dict[str, int]]:
+        rows, caps = [], {}
+        for event, payload in events:
+            for hook in self.hooks:
+                if event not in hook.events:
+                    continue
+                # Time-ordered ids: a hook's queue is ordered by (created_at, delivery_id), so
+                # a raise and a clear written at the same instant keep their order.
+                delivery_id = f"{time.time_ns():016x}{next(_SEQ) & 0xFFFFFFFF:08x}"
+                delivery_id += uuid.uuid4().hex[:8]
+                body = json.dumps(
+                    {"event": event, "delivery_id": delivery_id, "sent_at": now, **payload},
+                    default=str,
+                )
+                rows.append(WebhookDeliveryRow(delivery_id, hook.key, event, body, "pending",
+                                               now, now))  # fmt: skip
+                caps[hook.key] = hook.max_pending
+        return rows, caps
+
+    def wake(self) -> None:
+        """Wake this process's delivery loops after new rows were committed (from any thread;
+        other replicas notice within ``poll_s``)."""
+        if self._loop is None:
+            return
+        for event in self._wake.values():
+            # RuntimeError: the loop has closed; the rows wait in the outbox.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(event.set)
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -284,30 +319,32 @@ class Notifier:
         except httpx.HTTPError as err:
             error = f"{type(err).__name__}: {err}".rstrip(": ")
         now = time.time()
-        retry_at = None
-        if error is None:
+        retry_at = delay = None
+        if error is not None and row.attempts < hook.max_attempts:
+            delay = min(hook.backoff_s * 2 ** (row.attempts - 1), hook.backoff_max_s)
+            retry_at = now + delay
+        settled = await asyncio.to_thread(
+            self.store.settle_webhook_delivery, row.delivery_id, self.owner, now,
+            error=error, retry_at=retry_at,
+        )  # fmt: skip
+        # Counted once the outcome is recorded, so a count never runs ahead of the outbox.
+        if not settled:
+            # Our lease ran out before the post finished: another replica may post it again.
+            self.lease_lost += 1
+            log.warning("webhook %s: lease of %s ran out during the attempt (%s); it may be "
+                        "delivered twice (receivers dedupe on X-Egiz-Delivery)",
+                        hook.key, row.delivery_id, error or "delivered")  # fmt: skip
+        elif error is None:
             self.delivered += 1
-        elif row.attempts >= hook.max_attempts:
+        elif delay is None:
             self.failed += 1
             log.error("webhook %s: %s %s failed after %d attempts, kept as failed: %s",
                       hook.key, row.event, row.delivery_id, row.attempts, error)  # fmt: skip
         else:
             self.retried += 1
-            delay = min(hook.backoff_s * 2 ** (row.attempts - 1), hook.backoff_max_s)
-            retry_at = now + delay
             log.warning("webhook %s: %s %s attempt %d/%d failed (%s); next in %.1f s",
                         hook.key, row.event, row.delivery_id, row.attempts, hook.max_attempts,
                         error, delay)  # fmt: skip
-        settled = await asyncio.to_thread(
-            self.store.settle_webhook_delivery, row.delivery_id, self.owner, now,
-            error=error, retry_at=retry_at,
-        )  # fmt: skip
-        if not settled:
-            # Our lease ran out before the post finished: another replica may post it again.
-            self.lease_lost += 1
-            log.warning("webhook %s: lease of %s ran out during the attempt; it may be "
-                        "delivered twice (receivers dedupe on X-Egiz-Delivery)",
-                        hook.key, row.delivery_id)  # fmt: skip
 
     async def _prune_loop(self) -> None:
         while not self._stopping:

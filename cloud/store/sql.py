@@ -162,6 +162,7 @@ class SqlStore(ReadSql, AuthSql, AlarmSql, ControlSql, NotifySql, RollupSql, Win
                 "UPDATE edges SET last_seen = ? WHERE edge_id = ?",
                 (ws.received_at, ws.edge_id),
             )
+            self._write_webhook_deliveries(cur, ws)  # the alarms' notifications, atomically
 
     def _write_manifest(self, cur: Any, ws: WriteSet) -> None:
         s = ws.site

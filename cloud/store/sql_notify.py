@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import WebhookDeliveryRow
+from .base import WebhookDeliveryRow, WriteSet
 from .sqlbase import SqlBase
 
 NOTIFY_MIGRATION = (
@@ -43,40 +43,58 @@ _HEAD = (
 class NotifySql(SqlBase):
     """The webhook outbox methods of the Store interface."""
 
+    #: The cloud's Notifier when it has hooks: ``outbox_rows(ws)`` gives the deliveries of a
+    #: batch's newly stored alarm raises and clears, written in the batch's own transaction
+    #: (a crash cannot keep the alarm and lose its notification, and the edge's retry of such
+    #: a batch is a duplicate that notifies nobody); ``on_dropped(rows)`` reports cap drops.
+    webhook_source: Any = None
+
+    def _write_webhook_deliveries(self, cur: Any, ws: WriteSet) -> None:
+        source = self.webhook_source
+        if source is None or not (ws.alarm_raises or ws.alarm_clears):
+            return
+        rows, caps = source.outbox_rows(ws)
+        if rows:
+            source.on_dropped(self._insert_outbox(cur, rows, caps, ws.received_at))
+
     def add_webhook_deliveries(
         self, rows: Sequence[WebhookDeliveryRow], caps: dict[str, int], now: float
     ) -> list[WebhookDeliveryRow]:
         """Insert pending deliveries; keep each hook at most ``caps[hook]`` pending rows by
         marking its oldest unleased pending rows ``dropped``; return the dropped rows."""
-        dropped: list[WebhookDeliveryRow] = []
         with self._tx(self._conn()) as cur:
-            self._many(cur, f"INSERT INTO webhook_outbox ({_COLS}) VALUES "
-                            f"({', '.join('?' * 12)})", [tuple(r) for r in rows])  # fmt: skip
-            for hook in sorted({r.hook for r in rows}):
-                pending = self._exec(
+            return self._insert_outbox(cur, rows, caps, now)
+
+    def _insert_outbox(
+        self, cur: Any, rows: Sequence[WebhookDeliveryRow], caps: dict[str, int], now: float
+    ) -> list[WebhookDeliveryRow]:
+        dropped: list[WebhookDeliveryRow] = []
+        self._many(cur, f"INSERT INTO webhook_outbox ({_COLS}) VALUES ({', '.join('?' * 12)})",
+                   [tuple(r) for r in rows])  # fmt: skip
+        for hook in sorted({r.hook for r in rows}):
+            pending = self._exec(
+                cur,
+                "SELECT COUNT(*) FROM webhook_outbox WHERE hook = ? AND state = 'pending'",
+                (hook,),
+            ).fetchone()[0]
+            excess = pending - caps[hook]
+            if excess <= 0:
+                continue
+            # A row in flight (leased) is not dropped: its post may already have landed.
+            victims = self._exec(
+                cur,
+                f"SELECT {_COLS} FROM webhook_outbox WHERE hook = ? AND state = 'pending' "
+                "AND lease_until <= ? ORDER BY created_at, delivery_id LIMIT ?",
+                (hook, now, excess),
+            ).fetchall()
+            for v in victims:
+                self._exec(
                     cur,
-                    "SELECT COUNT(*) FROM webhook_outbox WHERE hook = ? AND state = 'pending'",
-                    (hook,),
-                ).fetchone()[0]
-                excess = pending - caps[hook]
-                if excess <= 0:
-                    continue
-                # A row in flight (leased) is not dropped: its post may already have landed.
-                victims = self._exec(
-                    cur,
-                    f"SELECT {_COLS} FROM webhook_outbox WHERE hook = ? AND state = 'pending' "
-                    "AND lease_until <= ? ORDER BY created_at, delivery_id LIMIT ?",
-                    (hook, now, excess),
-                ).fetchall()
-                for v in victims:
-                    self._exec(
-                        cur,
-                        "UPDATE webhook_outbox SET state = 'dropped', done_at = ?, "
-                        "last_error = ? WHERE delivery_id = ? AND state = 'pending'",
-                        (now, f"dropped: more than {caps[hook]} pending for this hook",
-                         v[0]),
-                    )  # fmt: skip
-                dropped += [WebhookDeliveryRow(*v) for v in victims]
+                    "UPDATE webhook_outbox SET state = 'dropped', done_at = ?, last_error = ? "
+                    "WHERE delivery_id = ? AND state = 'pending'",
+                    (now, f"dropped: more than {caps[hook]} pending for this hook", v[0]),
+                )
+            dropped += [WebhookDeliveryRow(*v) for v in victims]
         return dropped
 
     def claim_webhook_delivery(

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
 from egiz.cloud.notify import WebhookConfig, sign
+from egiz.cloud.services.edges import add_edge
 from egiz.cloud.store import open_store
 
 SECRET = "s3cret"
@@ -236,3 +237,35 @@ def test_lease_of_a_crashed_replica_runs_out_then_another_delivers(store_url: st
     assert waited >= 1  # it found the row leased first
     assert receiver.ids() == [crashed.delivery_id]
     assert (row.state, row.attempts) == ("delivered", 2)  # the crashed attempt counts
+
+
+def test_ingested_raise_and_clear_are_written_with_their_batch_in_order(
+    store_url: str, mk: Any
+) -> None:
+    """The outbox rows of a batch's alarms commit with the batch: a retry notifies nobody, and
+    a raise and clear of one batch (one instant) reach the receiver in batch order."""
+    receiver = Receiver()
+    hook = WebhookConfig(
+        url=receiver.url, secret=SECRET, events=frozenset({"alarm_raise", "alarm_clear"})
+    )
+    app = create_app(_settings(store_url, hook))
+    token = add_edge(app.state.store, "edge-1")
+    raise_ = {**mk.event(2), "alarm_id": "al-7"}
+    clear = {**mk.event(3), "kind": "alarm_clear", "alarm_id": "al-7"}
+    body = mk.batch([mk.manifest(1), raise_, clear])
+    try:
+        with TestClient(app) as c:
+            for _ in range(2):  # the retry is a duplicate: nothing more is written
+                r = c.post(
+                    "/api/v1/ingest", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                assert r.status_code == 200
+            wait_for(lambda: app.state.notifier.delivered == 2, "raise and clear delivered")
+            counts = app.state.store.webhook_counts()
+    finally:
+        receiver.close()
+    assert counts == {(hook.url, "delivered"): 2}
+    events = [
+        (h["X-Egiz-Event"], _check_signed(h, b)["alarm"]["alarm_id"]) for h, b in receiver.got
+    ]
+    assert events == [("alarm_raise", "al-7"), ("alarm_clear", "al-7")]
