@@ -477,4 +477,3 @@ class WebhookDeliveryRow(NamedTuple):
     lease_until: float = 0.0
     last_error: str | None = None
     done_at: float | None = None
-
