@@ -68,6 +68,8 @@ async def _outage(tmp_path, f, *, tls: bool, down_h: float, max_bytes: int | Non
         assert sorted(got_alarms) == sorted(want_alarms)  # no event lost or duplicated
         assert len(want_alarms) >= 10, "too few alarm events to prove anything"
         assert cloud.ingested("window") == len({(a, s) for a, s, _sig in cloud.windows()})
+        if not max_bytes:
+            assert not cloud.events("data_gap"), "no cap: nothing may be evicted"
         got = {k: v for k, v in cloud.windows().items() if lo <= k[1] < hi}
         return {"got": got, "want": want, "in_outage": in_outage, "depth": depth,
                 "failures": failures, "evicted": agent.outbox.evicted, "cloud": cloud,

@@ -156,6 +156,7 @@ async def _run(tmp_path, f, tls: bool) -> dict:
         assert cloud.ingested("window") == len({(a, s) for a, s, _sig in cloud.windows()})
         epochs = cloud.epochs()
         assert len(epochs) == 1, epochs  # the outbox survived every kill
+        assert not cloud.events("data_gap"), "the server keeps history: nothing may be lost"
         want_alarms = [e for e in f.alarm_oracle(config, samples) if lo <= e[-1] < hi]
         got_alarms = [
             k

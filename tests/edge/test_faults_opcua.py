@@ -116,6 +116,9 @@ async def _restarts(tmp_path, f, tls: bool) -> dict:
         assert sorted(got_alarms) == sorted(want_alarms)
         assert len(want_alarms) >= 10, "too few alarm events to prove anything"
         assert src.reconnects >= RESTARTS and src.stats()["backfilled"] > 0
+        states = [e["data"]["state"] for e in cloud.events("source_status")]
+        assert states.count("reconnecting") >= RESTARTS, states  # every restart reported
+        assert not cloud.events("data_gap"), "the server keeps history: nothing may be lost"
         assert compared >= 2 * 10 * 80, compared  # assets x signals x windows
         return {
             "recovery": recovery,
