@@ -16,9 +16,6 @@ from asyncua.common.subscription import Subscription
 from asyncua.ua.uaerrors import (
     BadIdentityTokenInvalid,
     BadIdentityTokenRejected,
-    BadNoSubscription,
-    BadTimeout,
-    BadTooManyPublishRequests,
     BadUserAccessDenied,
 )
 
@@ -32,9 +29,10 @@ from .opcua_wire import DataChanges, decode_publish_response, quality_of
 
 log = logging.getLogger(__name__)
 
-#: Publish requests kept in flight per session (asyncua keeps one): while we decode one
-#: response the server can already send the next (OPC UA Part 4 §5.13.5 recommends several).
-_PUBLISH_REQUESTS = 3
+#: One Publish request in flight per session (asyncua's loop). More would let the server send
+#: the next response while we handle one, but asyncua's server can then answer them out of
+#: order (newer data first: the watermark would pass values still on their way), and with
+#: responses decoded into arrays one request already takes all node-opcua produces.
 _FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)  # data time may run ahead of the wall clock
 
 
@@ -95,7 +93,7 @@ def _as_float(value: Any) -> float:
 
 
 class _SessionLink:
-    """What a session's subscriptions and publish loops report to the task that watches them."""
+    """What a session's subscriptions report to the task that watches them."""
 
     __slots__ = ("dead", "held", "why")
 
@@ -268,8 +266,8 @@ class OpcUaSource:
                     await self._poll(client, [i for g in groups for i in g])
                 else:
                     link = _SessionLink(hold=self.config.backfill)
-                    # asyncua's publish loop (started with the first subscription) and ours
-                    # decode responses with opcua_wire.
+                    # asyncua's publish loop (started with the first subscription) decodes
+                    # responses with opcua_wire.
                     client.uaclient.session.publish = lambda acks, c=client: _publish(c, acks)
                     made = [await self._subscribe(client, g, link) for g in groups if g]
                     subs = [sub for sub, _nodes in made]
@@ -416,55 +414,15 @@ class OpcUaSource:
         return sub, nodes
 
     async def _consume(self, client: Client, subs: list[Any], link: _SessionLink) -> None:
-        """Keep publish requests in flight; return (raise) when the session is dead."""
+        """Watch the session while asyncua's publish loop feeds the subscriptions; raise when
+        it is dead."""
         self.connected_at = time.monotonic()
-        by_id = {sub.subscription_id: sub for sub in subs}
-        loops = [
-            asyncio.create_task(self._publish_loop(client, by_id, link))
-            for _ in range(_PUBLISH_REQUESTS - 1 if subs else 0)
-        ]
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(link.dead.wait(), 1.0)
-                if link.dead.is_set():
-                    raise SourceUnavailable(link.why)
-                self._watchdog(client, subs)
-        finally:
-            for t in loops:
-                t.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
-
-    async def _publish_loop(
-        self, client: Client, subs: dict[int, _BatchSubscription], link: _SessionLink
-    ) -> None:
-        """One more Publish request in flight (asyncua's own loop keeps the first)."""
-        acks: list[ua.SubscriptionAcknowledgement] = []
         while True:
-            try:
-                resp = await _publish(client, acks)
-            except BadTimeout:
-                acks = []
-                continue
-            except (BadNoSubscription, BadTooManyPublishRequests):
-                return  # the server takes fewer requests in flight: asyncua's loop carries on
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                link.fail(f"publish failed: {err!r}")
-                return
-            acks = []
-            res = resp.Parameters
-            sub = subs.get(res.SubscriptionId)
-            if sub is not None:
-                await sub.publish_callback(res)
-            if res.NotificationMessage.NotificationData:
-                acks.append(
-                    ua.SubscriptionAcknowledgement(
-                        SubscriptionId=res.SubscriptionId,
-                        SequenceNumber=res.NotificationMessage.SequenceNumber,
-                    )
-                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.dead.wait(), 1.0)
+            if link.dead.is_set():
+                raise SourceUnavailable(link.why)
+            self._watchdog(client, subs)
 
     def _watchdog(self, client: Client, subs: list[Any]) -> None:
         """Raise when the transport is down or a subscription stopped publishing (keep-alives too)."""
