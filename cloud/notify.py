@@ -122,7 +122,7 @@ class Notifier:
         self.dropped = 0
         self.lease_lost = 0
         self.errors = 0
-        self.claim_misses = 0  # claims that found the head not due or leased (tests read it)
+        self.claim_misses = 0  # rounds that found no head to claim (due, unleased); tests
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -272,33 +272,37 @@ class Notifier:
         return next(h for h in self.hooks if h.key == key)
 
     async def _hook_loop(self, client: httpx.AsyncClient, hook: WebhookConfig) -> None:
+        wake = self._wake[hook.key]
         while not self._stopping:
             try:
-                row = await asyncio.to_thread(
-                    self.store.claim_webhook_delivery, hook.key, self.owner, time.time(),
-                    self.lease_s,
-                )  # fmt: skip
-                if row is None:
-                    self.claim_misses += 1
-                    await self._idle(hook)
-                else:
-                    await self._attempt(client, hook, row)
+                wake.clear()  # a publish from here on cuts the sleep below short
+                # A read first: an idle loop takes no write lock (SQLite has one per database).
+                due = await asyncio.to_thread(self.store.webhook_head_due, hook.key)
+                if due is not None and due <= time.time():
+                    row = await asyncio.to_thread(
+                        self.store.claim_webhook_delivery, hook.key, self.owner, time.time(),
+                        self.lease_s,
+                    )  # fmt: skip
+                    if row is not None:
+                        await self._attempt(client, hook, row)
+                        continue
+                    # Another replica took the head meanwhile: its lease says when to look.
+                    due = await asyncio.to_thread(self.store.webhook_head_due, hook.key)
+                self.claim_misses += 1
+                await self._sleep(wake, due)
             except Exception:  # keep delivering: the next round retries
                 self.errors += 1
                 log.exception("webhook %s: delivery loop failed; retrying in %.1f s",
                               hook.key, self.poll_s)  # fmt: skip
                 await asyncio.sleep(self.poll_s)
 
-    async def _idle(self, hook: WebhookConfig) -> None:
+    async def _sleep(self, wake: asyncio.Event, due: float | None) -> None:
         """Sleep until a local publish, the head's next attempt, or the poll interval (which
         notices rows other replicas wrote)."""
-        due = await asyncio.to_thread(self.store.webhook_head_due, hook.key)
         wait = self.poll_s if due is None else min(self.poll_s, max(0.0, due - time.time()))
-        wake = self._wake[hook.key]
         if wait > 0 and not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), wait)
-        wake.clear()
 
     async def _attempt(self, client: httpx.AsyncClient, hook: WebhookConfig,
                        row: WebhookDeliveryRow) -> None:  # fmt: skip

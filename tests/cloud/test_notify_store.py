@@ -95,9 +95,11 @@ def test_outbox_racing_claimers_get_each_row_once(store: Store) -> None:
                 if store.webhook_head_due("h1") is None:
                     return
                 continue
-            settled = store.settle_webhook_delivery(row.delivery_id, owner, 500.0)
-            with lock:
-                claimed.append(row.delivery_id if settled else f"lost {row.delivery_id}")
+            with lock:  # before settling: nobody can claim the next row until then
+                claimed.append(row.delivery_id)
+            if not store.settle_webhook_delivery(row.delivery_id, owner, 500.0):
+                with lock:
+                    claimed.append(f"lost {row.delivery_id}")
 
     threads = [threading.Thread(target=replica, args=(f"r{i}",)) for i in range(4)]
     for t in threads:
