@@ -270,3 +270,17 @@ def test_ingested_raise_and_clear_are_written_with_their_batch_in_order(
         (h["X-Egiz-Event"], _check_signed(h, b)["alarm"]["alarm_id"]) for h, b in receiver.got
     ]
     assert events == [("alarm_raise", "al-7"), ("alarm_clear", "al-7")]
+
+
+def test_delivered_rows_are_pruned_after_their_retention(store_url: str) -> None:
+    receiver = Receiver()
+    hook = WebhookConfig(url=receiver.url, secret=SECRET)
+    try:
+        with _running(_settings(store_url, hook), delivered_retention_s=0.2,
+                      prune_every_s=0.05) as app:  # fmt: skip
+            _ack(app, 1)
+            wait_for(lambda: app.state.notifier.delivered == 1, "delivered")
+            wait_for(lambda: app.state.store.webhook_counts() == {}, "the delivered row pruned")
+    finally:
+        receiver.close()
+    assert len(receiver.got) == 1
