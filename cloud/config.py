@@ -39,6 +39,8 @@ class CloudSettings(BaseModel):
     influx_org: str = "egiz"
     influx_bucket: str = "egiz"
     webhooks: tuple[WebhookConfig, ...] = Field(
-        (), description="receivers of alarm raise/clear/ack notifications (signed, retried)"
+        (),
+        description="receivers of alarm raise/clear/ack notifications (signed, retried from a "
+        "durable outbox in the store, at least once, bounded per hook by max_pending)",
     )
     docs: bool = Field(True, description="serve Swagger UI at /docs (assets from the package)")
