@@ -8,15 +8,11 @@ returned, acknowledge an alarm). ``EGIZ_SCREENSHOTS=dir`` also saves the main pa
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
@@ -25,52 +21,16 @@ from egiz.cloud.services.edges import add_edge
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+def server(tmp_path: Path, serving) -> Iterator[tuple[str, str, str]]:
     """Serve the cloud with uvicorn in a thread; yield (base URL, edge token, user token)."""
     app = create_app(CloudSettings(db_url=f"sqlite:///{tmp_path}/c.db", dashboard_poll_s=120))
     token = add_edge(app.state.store, "edge-1")
     add_user(app.state.store, "olga", "olga-password", {"plant": "operator"})
     user_token, _ = issue_token(app.state.store, "olga")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", token, user_token
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-        pytest.skip(f"SKIPPING browser test: {CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with serving(app) as base:
+        yield base, token, user_token
 
 
 def _alarm(seq: int) -> dict:

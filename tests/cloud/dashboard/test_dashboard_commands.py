@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from egiz.cloud.app import create_app
 from egiz.cloud.config import CloudSettings
@@ -30,16 +27,8 @@ from egiz.cloud.services.edges import add_edge
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 USERS = {"olga": "operator", "pavel": "operator", "vera": "viewer"}
 ASSET = "plant.pump-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _manifest() -> dict[str, Any]:
@@ -78,7 +67,7 @@ class Edge:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Edge, dict[str, str]]]:
+def server(tmp_path: Path, serving) -> Iterator[tuple[str, Edge, dict[str, str]]]:
     """Serve the cloud with uvicorn in a thread; yield (base URL, the edge, user tokens)."""
     app = create_app(CloudSettings(db_url=f"sqlite:///{tmp_path}/c.db", dashboard_poll_s=120))
     store = app.state.store
@@ -87,38 +76,10 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Edge, dict[str, str]]]:
     for name, role in USERS.items():
         add_user(store, name, f"{name}-password", {"plant": role})
         tokens[name] = issue_token(store, name)[0]
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    edge = Edge(base, token)
-    edge.send([_manifest()])
-    try:
+    with serving(app) as base:
+        edge = Edge(base, token)
+        edge.send([_manifest()])
         yield base, edge, tokens
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-        pytest.skip(f"SKIPPING browser test: {CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open(browser, base: str, user: str, token: str, requests: list[str]):
