@@ -9,7 +9,6 @@ stops nothing, and the polling mode — each judged by the exact values the serv
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from typing import Any
 
@@ -18,31 +17,10 @@ from egiz.edge.sources import make_source
 from egiz.edge.sources.base import SourceNote
 from egiz.edge.status import render
 
-from .test_peer_node_opcua import PEER, npm_ci
+from .test_peer_node_opcua import npm_ci, start_server
 
 N = 6
 PERIOD_MS = 50
-
-
-async def start_server(
-    port: int, n: int, period_ms: int, burst: int = 1, credentials: str = ""
-) -> tuple[Any, dict]:
-    """Start server.js (optionally enforcing ``user:password``); return process, ready doc."""
-    args = [str(port), str(n), str(period_ms), str(burst), *([credentials] if credentials else [])]
-    proc = await asyncio.create_subprocess_exec(
-        "node", str(PEER / "server.js"), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        while True:
-            line = await asyncio.wait_for(proc.stdout.readline(), 60)
-            assert line, f"node-opcua server exited ({await proc.wait()}) before ready"
-            if line.startswith(b"EGIZ-READY "):
-                return proc, json.loads(line.removeprefix(b"EGIZ-READY "))
-    except BaseException:
-        proc.kill()
-        await proc.wait()
-        raise
 
 
 def _cfg(endpoint: str, nodes: list[dict[str, str]], **over: Any) -> OpcUaSourceConfig:

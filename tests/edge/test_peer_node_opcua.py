@@ -31,21 +31,18 @@ def npm_ci() -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, check=True, timeout=600)
 
 
-async def start_server(port: int, n: int, period_ms: int, burst: int = 1) -> tuple[Any, dict]:
-    """Start server.js on ``port``; return the process and its ready document."""
+async def start_server(
+    port: int, n: int, period_ms: int, burst: int = 1, credentials: str = ""
+) -> tuple[Any, dict]:
+    """Start server.js (optionally enforcing ``user:password``); return process, ready doc."""
+    args = [str(port), str(n), str(period_ms), str(burst), *([credentials] if credentials else [])]
     proc = await asyncio.create_subprocess_exec(
-        "node",
-        str(PEER / "server.js"),
-        str(port),
-        str(n),
-        str(period_ms),
-        str(burst),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+        "node", str(PEER / "server.js"), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         while True:
-            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
             assert line, f"node-opcua server exited ({await proc.wait()}) before ready"
             if line.startswith(b"EGIZ-READY "):
                 return proc, json.loads(line.removeprefix(b"EGIZ-READY "))
