@@ -96,8 +96,11 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--end", type=float, default=None, help="epoch seconds the dataset ends at")
-    ap.add_argument("--reuse", action="store_true",
-                    help="query a database filled by an earlier run with the same sizes")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="query a database filled by an earlier run with the same sizes",
+    )
     args = ap.parse_args()
     # The dataset ends at the last full hour: the server's retention job (raw windows: 30
     # days of wall clock) then leaves it in place, as it would a live fleet's history.

@@ -66,7 +66,6 @@ class IngestStats:
     alarm_raises: list[AlarmRow] = field(default_factory=list)  # newly stored, for webhooks
     alarm_clears: list[AlarmRow] = field(default_factory=list)
 
-
     @property
     def windows(self) -> list[WindowRow]:
         """The newly stored windows, one row per signal (decoded only when a sink asks)."""
@@ -288,8 +287,14 @@ def _window(reg: _Registry, rec: WindowSummary, ws: WriteSet, newest: _Newest) -
 
 
 def _add_window(
-    site: str, asset: str, start: float, length_s: float, signals: dict[str, Any], ws: WriteSet,
-    newest: _Newest, to_ts: Callable[[Any], float] = ts,
+    site: str,
+    asset: str,
+    start: float,
+    length_s: float,
+    signals: dict[str, Any],
+    ws: WriteSet,
+    newest: _Newest,
+    to_ts: Callable[[Any], float] = ts,
 ) -> None:
     """Pack one checked window record (pydantic or fast-path statistics alike)."""
     names = sorted(signals) if len(signals) > 1 else list(signals)

@@ -87,7 +87,9 @@ def _optional(values: np.ndarray, none: np.ndarray) -> list[float | None]:
     return out
 
 
-def to_rows(site: str, asset: str, cols: Columns, keep: np.ndarray | None = None) -> list[WindowRow]:
+def to_rows(
+    site: str, asset: str, cols: Columns, keep: np.ndarray | None = None
+) -> list[WindowRow]:
     """Return WindowRows of decoded columns (``keep``: boolean mask of entries to return)."""
     idx = np.arange(len(cols.signal)) if keep is None else np.flatnonzero(keep)
     st = cols.stats[idx]

@@ -64,8 +64,13 @@ class PostgresStore(SqlStore):
         )
 
     def _bulk(
-        self, cur: Any, table: str, cols: str, pg_types: Sequence[str],
-        rows: Sequence[Sequence[Any]], tail: str = "",
+        self,
+        cur: Any,
+        table: str,
+        cols: str,
+        pg_types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        tail: str = "",
     ) -> None:
         """One INSERT .. SELECT FROM unnest(arrays): one round trip for any number of rows."""
         if not rows:

@@ -77,4 +77,3 @@ class RollupSql(SqlBase):
         if table == "ingested":
             return self.ingested_count()  # type: ignore[attr-defined]
         return None
-

@@ -68,8 +68,12 @@ def pending_ranges(records: Sequence[WindowRecord]) -> list[tuple[str, str, floa
     first = np.flatnonzero(new)
     last = np.append(first[1:] - 1, len(ids) - 1)
     keys = list(index)
-    out = [(*keys[i], lo, hi) for i, lo, hi in
-           zip(ids[first].tolist(), bucket[first].tolist(), bucket[last].tolist(), strict=True)]
+    out = [
+        (*keys[i], lo, hi)
+        for i, lo, hi in zip(
+            ids[first].tolist(), bucket[first].tolist(), bucket[last].tolist(), strict=True
+        )
+    ]
     return sorted(out)
 
 
@@ -266,4 +270,3 @@ def migrate_to_packed(store: WindowSql, cur: Any) -> None:
         "INSERT INTO rollup_pending (site, asset, lo, hi, marked_at) "
         "SELECT site, asset, bucket, bucket, 0 FROM rollup_dirty",
     )
-

@@ -79,8 +79,13 @@ class SqlBase:
             cur.executemany(self._sql(sql), rows)
 
     def _bulk(
-        self, cur: Any, table: str, cols: str, pg_types: Sequence[str],
-        rows: Sequence[Sequence[Any]], tail: str = "",
+        self,
+        cur: Any,
+        table: str,
+        cols: str,
+        pg_types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        tail: str = "",
     ) -> None:
         """``INSERT INTO table (cols) VALUES .. tail`` for many rows (``tail``: no placeholders).
 

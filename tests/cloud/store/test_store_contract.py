@@ -186,6 +186,8 @@ def test_store_held_seqs_over_runs(store: Store) -> None:
         1, 500, 1000, 1001, 1500}  # fmt: skip
     assert store.ingested_count() == 1002 and store.ingested_count("event") == 1
     # A concurrent retry stored an overlapping run: keys are still counted once.
-    ws2 = WriteSet(edge_id="e1", epoch="ep", received_at=2.0, keys=[(s, "window") for s in range(990, 1001)])
+    ws2 = WriteSet(
+        edge_id="e1", epoch="ep", received_at=2.0, keys=[(s, "window") for s in range(990, 1001)]
+    )
     store.write(ws2)
     assert store.ingested_count() == 1002 and store.count("ingested") == 1002
