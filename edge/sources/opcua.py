@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 _FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)  # data time may run ahead of the wall clock
 
 
+#: Status codes that say "no value yet" rather than describing a measurement: a node that has
+#: never been written answers a new subscription with one, stamped with the server's wall clock
+#: (Part 4 §7.34). Taken as a bad sample, that stamp could push data time past real samples.
+NOT_A_SAMPLE = frozenset({ua.StatusCodes.BadWaitingForInitialData})
+_NOT_A_SAMPLE = np.array(sorted(NOT_A_SAMPLE), np.uint32)
+
+
 def status_quality(code: int) -> int:
     """Map an OPC UA status code to GOOD/UNCERTAIN/BAD: its two top bits (Part 4 §7.39)."""
     top = (code >> 30) & 0b11
@@ -184,6 +191,7 @@ class OpcUaSource:
         #: HistoryRead from here (epoch s) on the first connection: where the agent stopped.
         self.backfill_from: float | None = None
         self.backfilled = 0
+        self.waiting_for_initial_data = 0  # notifications that carried no value yet
         self._last_ts = np.full(len(self.refs), np.nan)  # newest source ts received per node
 
     async def __aenter__(self) -> Self:
@@ -218,6 +226,7 @@ class OpcUaSource:
             "sessions": dict(self._session_states),
             "bad_nodes": dict(self.bad_nodes),
             "backfilled": self.backfilled,
+            "waiting_for_initial_data": self.waiting_for_initial_data,
             "last_error": self.last_error,
         }
 
@@ -440,7 +449,11 @@ class OpcUaSource:
         """One data-change notification (arrays) into one batch; handles are ref index + 1."""
         ref = changes.handle.astype(np.int64) - 1
         ours = (ref >= 0) & (ref < len(self.refs))
-        if not ours.all():  # a handle we never gave out: nothing to map it to
+        no_value = np.isin(changes.status, _NOT_A_SAMPLE)
+        if no_value.any():
+            self.waiting_for_initial_data += int(no_value.sum())
+            ours &= ~no_value
+        if not ours.all():  # a handle we never gave out, or no value yet: not a sample
             changes = DataChanges(*(a[ours] for a in (changes.handle, changes.ts,
                                                       changes.value, changes.status)))  # fmt: skip
             ref = ref[ours]
@@ -533,11 +546,14 @@ class OpcUaSource:
             except (OSError, TimeoutError, ua.UaError) as err:
                 raise SourceUnavailable(f"poll failed: {err!r}") from err
             now = time.time()
+            codes = [dv.StatusCode.value if dv.StatusCode else 0 for dv in dvs]
+            keep = [i for i, code in enumerate(codes) if code not in NOT_A_SAMPLE]
+            self.waiting_for_initial_data += len(dvs) - len(keep)
             batch = SampleBatch.from_lists(
-                refs,
-                [to_epoch(dv.SourceTimestamp) for dv in dvs],
-                [_as_float(dv.Value.Value if dv.Value else None) for dv in dvs],
-                [status_quality(dv.StatusCode.value if dv.StatusCode else 0) for dv in dvs],
+                [refs[i] for i in keep],
+                [to_epoch(dvs[i].SourceTimestamp) for i in keep],
+                [_as_float(dvs[i].Value.Value if dvs[i].Value else None) for i in keep],
+                [status_quality(codes[i]) for i in keep],
                 now,
             )
             if len(batch):

@@ -161,3 +161,27 @@ def test_opcua_basic256sha256_sign_and_encrypt_with_egiz_certs(tmp_path, kit):
                 return await _collect(src, {0})
 
     assert 7.0 in asyncio.run(go())[0]
+
+
+def test_opcua_waiting_for_initial_data_is_not_a_sample(kit):
+    """A node never written answers with BadWaitingForInitialData stamped with the server's
+    clock; taken as a (bad) sample, that stamp would push data time past the real samples."""
+    from asyncua import ua
+
+    future = 1_900_000_000.0  # the server's wall clock, far ahead of the plant's data time
+
+    async def go(mode: str):
+        port = kit.free_port()
+        async with kit.opcua_server(port, ["t.empty", "t.live"]) as (_server, nodes):
+            await kit.write(nodes["t.empty"], 0.0, future, ua.StatusCodes.BadWaitingForInitialData)
+            cfg = _opcua_cfg(port, ["t.empty", "t.live"], mode=mode, poll_interval_s=0.1)
+            async with make_source(cfg) as src:
+                await kit.wait_until(lambda: src.state == "connected", 30, "connected")
+                await kit.write(nodes["t.live"], 7.0, 1_800_000_000.0)
+                got = await _collect(src, {1})
+                return got, src.stats()
+
+    for mode in ("subscribe", "poll"):
+        got, stats = asyncio.run(go(mode))
+        assert 0 not in got, (mode, got)  # nothing from the node without a value
+        assert stats["waiting_for_initial_data"] >= 1, (mode, stats)
