@@ -228,10 +228,12 @@ def scored_in_outbox(path: Path) -> dict:
         bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM records")]
     finally:
         db.close()
-    scores = [b["scores"] for b in bodies if isinstance(b, dict) and b.get("scores")]
+    windows = [b for b in bodies if isinstance(b, dict) and b.get("type") == "window"]
+    scores = [b["scores"] for b in windows if b.get("scores")]
     health = [s["health"] for s in scores if s.get("health") is not None]
     return {
         "records": len(bodies),
+        "windows": len(windows),
         "scored": len(scores),
         "health": len(health),
         "rul": sum(1 for s in scores if s.get("rul")),
@@ -355,7 +357,8 @@ def main() -> None:
                 f"models: {len(site['models'])} artifacts pinned by sha256 "
                 f"({', '.join(sorted({m['asset_type'] for m in site['models']}))}), "
                 f"{n_assets} model instances (one health + RUL state per asset); outbox: "
-                f"{sc['scored']:,} of {sc['records']:,} window summaries scored, "
+                f"{sc['scored']:,} of {sc['windows']:,} window summaries scored "
+                f"({sc['records']:,} outbox records in all), "
                 f"{sc['health']:,} with health {sc['health_range']}, {sc['rul']:,} with RUL; "
                 f"models {sc['models']}"
             )
