@@ -24,12 +24,19 @@ import numpy as np
 from egiz.cloud.services.auth import add_user, issue_token
 from egiz.cloud.services.rollup import run_rollups
 from egiz.cloud.store import WriteSet, open_store
-from egiz.cloud.store.base import AssetRow, AssetTypeRow, ShadowRow, SiteRow, WindowRecord
+from egiz.cloud.store.base import AssetRow, AssetTypeRow, ShadowRow, SiteRow
+from egiz.cloud.store.chunks import make_chunk
 from egiz.cloud.store.packing import NONE, STATS
 
 
-def _fill(url: str, assets: int, signals: int, t0: float, days: float, window: float) -> int:
-    """Write the dataset straight into the store (packed records, a day per transaction)."""
+def _fill(
+    url: str, assets: int, signals: int, t0: float, days: float, window: float, chunk: int
+) -> int:
+    """Write the dataset straight into the store, a day per transaction.
+
+    Raw windows are stored as the ingest stores them: in chunks of ``chunk`` records of one
+    asset (a 1,000-record uplink batch of 100 assets makes chunks of 10).
+    """
     store = open_store(url)
     sig = [f"s{i:02d}" for i in range(signals)]
     atype = json.dumps({"name": "pump", "signals": [{"name": s, "unit": "degC"} for s in sig]})
@@ -55,10 +62,12 @@ def _fill(url: str, assets: int, signals: int, t0: float, days: float, window: f
             stats["last"] = (2.0 + k % 7)[:, None] + np.arange(signals) / 100
             stats["last_ts"] = NONE
             starts = t0 + k * window
-            recs = [WindowRecord("bench", asset, float(st), window, signals, names, blob.tobytes())
-                    for st, blob in zip(starts, stats, strict=True)]  # fmt: skip
-            store.write(WriteSet(edge_id="bench", epoch="e", received_at=t0, records=recs))
-            rows += len(recs) * signals
+            lengths = np.full(len(k), window)
+            chunks = [make_chunk("bench", asset, names, starts[i : i + chunk],
+                                 lengths[i : i + chunk], stats[i : i + chunk].tobytes())
+                      for i in range(0, len(k), chunk)]  # fmt: skip
+            store.write(WriteSet(edge_id="bench", epoch="e", received_at=t0, chunks=chunks))
+            rows += len(k) * signals
         last = t0 + (n_win - 1) * window
         shadow = [ShadowRow("bench", asset, s, last, window, 2.0, last + window, 60, 0, 0, 0)
                   for s in sig]  # fmt: skip
@@ -95,6 +104,7 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--chunk", type=int, default=10, help="raw records per stored chunk")
     ap.add_argument("--end", type=float, default=None, help="epoch seconds the dataset ends at")
     ap.add_argument(
         "--reuse",
@@ -109,7 +119,7 @@ def main() -> None:
     if not args.reuse:
         print(f"dataset ends at {end:.0f} (pass --reuse --end {end:.0f} to query it again)",
               file=sys.stderr)  # fmt: skip
-        _fill(args.db, args.assets, args.signals, t0, args.days, args.window)
+        _fill(args.db, args.assets, args.signals, t0, args.days, args.window, args.chunk)
     store = open_store(args.db)
     token, _ = issue_token(store, "bench")
     store.close()

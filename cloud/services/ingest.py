@@ -39,6 +39,7 @@ from ..store.base import (
     AssetRow,
     AssetStateRow,
     AssetTypeRow,
+    Chunk,
     EdgeRow,
     EventRow,
     HeartbeatRow,
@@ -48,6 +49,7 @@ from ..store.base import (
     WindowRecord,
     WindowRow,
 )
+from ..store.chunks import expand
 from ..store.packing import NONE, decode, opt, pack_one, to_rows
 
 #: Largest integer both stores hold (SQLite INTEGER and PostgreSQL BIGINT are signed 64-bit).
@@ -62,7 +64,7 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     write_s: float = 0.0
-    records: list[WindowRecord] = field(default_factory=list)  # newly stored, for sinks
+    chunks: list[Chunk] = field(default_factory=list)  # raw records newly stored, for sinks
     alarm_raises: list[AlarmRow] = field(default_factory=list)  # newly stored, for webhooks
     alarm_clears: list[AlarmRow] = field(default_factory=list)
 
@@ -70,8 +72,8 @@ class IngestStats:
     def windows(self) -> list[WindowRow]:
         """The newly stored windows, one row per signal (decoded only when a sink asks)."""
         out: list[WindowRow] = []
-        for r in self.records:
-            out += to_rows(r.site, r.asset, decode([(r.start, r.length_s, r.signals, r.stats)]))
+        for c in self.chunks:
+            out += to_rows(c.site, c.asset, decode(expand([(0, c.k, c.signals, c.body)], None, None)))
         return out
 
 
@@ -241,7 +243,7 @@ def finish(
         stats.stored, stats.rejected = len(ws.keys), len(rejected)
         stats.duplicates = n_duplicates
         stats.write_s = time.perf_counter() - t0
-        stats.records = ws.records
+        stats.chunks = ws.chunks
         stats.alarm_raises, stats.alarm_clears = ws.alarm_raises, ws.alarm_clears
     # Control and trust hook (issue 7): signed ledger head, command receipts and results of
     # newly stored events only (a retried batch is not applied twice), commands to deliver.

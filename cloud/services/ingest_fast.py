@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
+import numpy as np
 from msgspec import UNSET, Meta, Raw, UnsetType
 from pydantic import TypeAdapter, ValidationError
 
@@ -34,7 +35,8 @@ from egiz.contracts import ACCEPTED_SCHEMA_VERSIONS, ModelScores, UplinkAnswer, 
 
 from ..errors import Forbidden
 from ..store import Store, WriteSet
-from ..store.base import EdgeRow, ShadowRow, WindowRecord
+from ..store.base import Chunk, EdgeRow, ShadowRow
+from ..store.chunks import make_chunk
 from ..store.packing import NONE, pack_one
 from .ingest import (
     MAX_INT,
@@ -93,7 +95,6 @@ class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_Batch)
-new_record = tuple.__new__
 _ENVELOPE = ("schema", "edge_id", "epoch", "batch_id", "sent_at", "ledger_head", "command_acks")
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 _MAX_RECORDS = UplinkBatch.model_fields["records"].metadata[0].max_length
@@ -204,7 +205,7 @@ def ingest_windows(
             kept.append(rec)
             starts.append(start)
             done.add(seq)
-        ws.records, ws.shadow = _pack(site, kept, starts, times)
+        ws.chunks, ws.shadow = _pack(site, kept, starts, times)
     except ValidationError:
         return None
     ws.keys = [(r.seq, "window") for r in kept]
@@ -214,38 +215,60 @@ def ingest_windows(
 
 def _pack(
     site: str, kept: list[_Window], starts: list[float], times: _Times
-) -> tuple[list[WindowRecord], list[ShadowRow]]:
-    """Pack each record's statistics (one C-level struct pack per signal); find the shadow."""
-    out = []
-    # Newest record per (asset, signal set): the shadow needs only those.
-    newest: dict[tuple[str, str], tuple[float, _Window]] = {}
-    for rec, start in zip(kept, starts, strict=True):
-        sigs = rec.signals
-        names = sorted(sigs) if len(sigs) > 1 else list(sigs)
+) -> tuple[list[Chunk], list[ShadowRow]]:
+    """Pack the records into chunks (one per asset and signal set); find the shadow.
+
+    Chunks come out exactly as the store's ``to_chunks`` makes them of the per-record path's
+    records: same groups in order of first appearance, the first record of an
+    (asset, start) kept, records ordered by start (stable).
+    """
+    canon: dict[tuple[str, ...], str] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
+    seen: set[tuple[str, float]] = set()
+    for i, rec in enumerate(kept):
+        asset = rec.asset
+        key = (asset, starts[i])
+        if key in seen:
+            continue
+        seen.add(key)
+        order = tuple(rec.signals)
+        names = canon.get(order)
+        if names is None:
+            names = canon[order] = ",".join(sorted(order))
+        group = groups.get((asset, names))
+        if group is None:
+            groups[(asset, names)] = [i]
+        else:
+            group.append(i)
+    chunks = []
+    best: _Newest = {}
+    for (asset, joined), idx in groups.items():
+        st = np.array([starts[i] for i in idx], dtype=np.float64)
+        if len(idx) > 1 and not bool(np.all(st[1:] >= st[:-1])):
+            order_ = np.argsort(st, kind="stable")
+            st = st[order_]
+            idx = [idx[j] for j in order_.tolist()]
+        recs = [kept[i] for i in idx]
+        names = joined.split(",") if joined else []
         blob = b"".join([
             pack_one(s.count, s.bad, s.uncertain, s.out_of_range,
                      NONE if (v := s.min) is None else v, NONE if (v := s.max) is None else v,
                      NONE if (v := s.mean) is None else v, NONE if (v := s.std) is None else v,
                      NONE if (v := s.last) is None else v,
                      NONE if (t := s.last_ts) is None else times[t])
-            for s in map(sigs.__getitem__, names)
+            for r in recs for s in map(r.signals.__getitem__, names)
         ])  # fmt: skip
-        joined = ",".join(names)
-        # tuple.__new__ skips the NamedTuple's Python-level __new__ (a third of this loop).
-        out.append(new_record(WindowRecord, (site, rec.asset, start, rec.length_s, len(names),
-                                             joined, blob)))  # fmt: skip
-        key = (rec.asset, joined)
-        prev = newest.get(key)
-        if prev is None or start > prev[0]:
-            newest[key] = (start, rec)
-    best: _Newest = {}
-    for (asset, _), (start, rec) in newest.items():
-        for name, st in rec.signals.items():
-            prev_best = best.get((asset, name))
-            if prev_best is None or start > prev_best[0]:
-                lts = None if st.last_ts is None else times[st.last_ts]
-                best[(asset, name)] = (start, rec.length_s, st, lts)
-    return out, _shadow_rows(site, best)
+        lengths = np.array([r.length_s for r in recs], dtype=np.float64)
+        chunks.append(make_chunk(site, asset, joined, st, lengths, blob))
+        # The shadow needs only the newest record of each (asset, signal).
+        newest = recs[-1]
+        start = float(st[-1])
+        for name, stat in newest.signals.items():
+            prev = best.get((asset, name))
+            if prev is None or start > prev[0]:
+                lts = None if stat.last_ts is None else times[stat.last_ts]
+                best[(asset, name)] = (start, newest.length_s, stat, lts)
+    return chunks, _shadow_rows(site, best)
 
 
 def ingest_body(

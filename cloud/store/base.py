@@ -90,6 +90,23 @@ class WindowRecord(NamedTuple):
     stats: bytes  # n packed statistics structs, in the order of ``signals``
 
 
+class Chunk(NamedTuple):
+    """Raw window records of one asset and signal set, ordered by start: one stored row.
+
+    ``body`` is ``k`` float64 starts, ``k`` float64 lengths, then the ``k`` records' packed
+    statistics (see store.chunks).
+    """
+
+    site: str
+    asset: str
+    lo: float  # first start
+    hi: float  # last start
+    k: int  # records
+    n: int  # signal windows (k times the number of signals)
+    signals: str  # sorted names, comma-separated, shared by the k records
+    body: bytes
+
+
 class ShadowRow(NamedTuple):
     """The latest state of one signal: the ``last`` of its newest window and that window's quality."""
 
@@ -197,6 +214,8 @@ class WriteSet:
     asset_types: list[AssetTypeRow] = field(default_factory=list)
     assets: list[AssetRow] = field(default_factory=list)
     records: list[WindowRecord] = field(default_factory=list)  # packed (the ingest's form)
+    # Chunks of records (the fast ingest's form); after ``write``, every raw record stored.
+    chunks: list[Chunk] = field(default_factory=list)
     windows: list[WindowRow] = field(default_factory=list)  # per signal, packed by the store
     shadow: list[ShadowRow] = field(default_factory=list)
     scores: list[ScoresRow] = field(default_factory=list)

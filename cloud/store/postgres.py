@@ -9,12 +9,15 @@ from typing import Any
 import psycopg
 
 from ..errors import StoreError
-from .base import WindowRecord
+from .base import Chunk
+from .chunks import CHUNK_COLS, CHUNK_TYPES
 from .migrations import POSTGRES_TYPES
 from .sql import SqlStore
 
 #: Arbitrary constant key of the advisory lock that serializes migrating replicas.
 _MIGRATION_LOCK = 0x45_47_49_5A
+#: First key of the advisory locks that serialize the window writers of one site.
+_WINDOWS_LOCK = 0x45_47_57_49
 
 
 class PostgresStore(SqlStore):
@@ -37,31 +40,22 @@ class PostgresStore(SqlStore):
         with conn.transaction(), conn.cursor() as cur:
             yield cur
 
-    def _insert_records(self, cur: Any, records: Sequence[WindowRecord]) -> None:
-        """COPY the records into a session staging table, then insert the new ones.
+    def _insert_chunks(self, cur: Any, chunks: Sequence[Chunk]) -> None:
+        """COPY (binary) the chunks: one round trip without per-row statement work."""
+        if not chunks:
+            return
+        with cur.copy(f"COPY window_chunks ({CHUNK_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(CHUNK_TYPES))
+            for c in chunks:
+                copy.write_row(c)
 
-        COPY (binary) moves a batch in one round trip without per-row statement work; the
-        INSERT .. SELECT keeps the first-stored-wins rule of the primary key.
-        """
-        conn = cur.connection
-        if getattr(self._local, "staged", None) is not conn:
-            cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS window_stage "
-                "(LIKE window_records) ON COMMIT DELETE ROWS"
-            )
-            self._local.staged = conn
-        with cur.copy(
-            "COPY window_stage (site, asset, start, length_s, n, signals, stats) "
-            "FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["text", "text", "float8", "float8", "int8", "text", "bytea"])
-            for r in records:
-                copy.write_row(r)
-        cur.execute(
-            "INSERT INTO window_records (site, asset, start, length_s, n, signals, stats) "
-            "SELECT site, asset, start, length_s, n, signals, stats FROM window_stage "
-            "ON CONFLICT DO NOTHING"
-        )
+    def _lock_windows(self, cur: Any, sites: list[str]) -> None:
+        """Writers of one site's windows take turns, so no start is stored twice by a race."""
+        for site in sites:  # sorted by the caller: no lock-order deadlock between replicas
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_WINDOWS_LOCK, site))
+
+    def _asset_in(self, assets: list[str]) -> tuple[str, Any]:
+        return "asset = ANY(?)", assets
 
     def _bulk(
         self,

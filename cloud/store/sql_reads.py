@@ -11,7 +11,7 @@ from .sqlbase import EVENT_COLS, SHADOW_COLS, SqlBase
 TABLES = frozenset(
     {"edges", "ingested", "sites", "asset_types", "assets", "windows", "shadow", "scores",
      "events", "heartbeats", "users", "grants", "user_tokens", "alarms", "asset_state", "rollups",
-     "rollup_dirty", "window_records", "rollup_records", "ingested_ranges", "rollup_pending"}
+     "rollup_dirty", "window_chunks", "rollup_records", "ingested_ranges", "rollup_pending"}
 )  # fmt: skip
 
 

@@ -1,13 +1,18 @@
 """Rollup tiers and retention, in portable SQL (the aggregation itself is in the service).
 
-Rollup rows are packed like the raw windows: one row per (tier, site, asset, bucket start).
+Rollup rows are one row per (tier, site, asset, bucket start), statistics packed; raw windows
+are chunks (``chunks``), so retention of the raw tier cuts the chunks that straddle the cutoff.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from .base import WindowRecord
+from .chunks import chunk_arrays
 from .sql_windows import RECORD_COLS
 from .sqlbase import SqlBase, marks
 
@@ -55,21 +60,47 @@ class RollupSql(SqlBase):
 
     def delete_before(self, tier: int, cutoff: float) -> int:
         """Delete rows of a tier (0 = raw) starting before ``cutoff``; return signal windows."""
-        table, cond, params = ("rollup_records", "tier = ? AND ", (tier,)) if tier else (
-            "window_records", "", ())  # fmt: skip
         with self._tx(self._conn()) as cur:
+            if tier == 0:
+                return self._delete_raw_before(cur, cutoff)
             n = self._exec(
                 cur,
-                f"SELECT COALESCE(SUM(n), 0) FROM {table} WHERE {cond}start < ?",
-                (*params, cutoff),
+                "SELECT COALESCE(SUM(n), 0) FROM rollup_records WHERE tier = ? AND start < ?",
+                (tier, cutoff),
             ).fetchone()[0]
-            self._exec(cur, f"DELETE FROM {table} WHERE {cond}start < ?", (*params, cutoff))
+            self._exec(cur, "DELETE FROM rollup_records WHERE tier = ? AND start < ?",
+                       (tier, cutoff))  # fmt: skip
             return int(n)
+
+    def _delete_raw_before(self, cur: Any, cutoff: float) -> int:
+        """Drop chunks wholly before ``cutoff``; cut the older records out of straddling ones."""
+        n = int(self._exec(
+            cur, "SELECT COALESCE(SUM(n), 0) FROM window_chunks WHERE lo < ? AND hi < ?",
+            (cutoff, cutoff),
+        ).fetchone()[0])  # fmt: skip
+        self._exec(cur, "DELETE FROM window_chunks WHERE lo < ? AND hi < ?", (cutoff, cutoff))
+        straddling = self._exec(
+            cur, "SELECT id, k, n, body FROM window_chunks WHERE lo < ? AND hi >= ?",
+            (cutoff, cutoff),
+        ).fetchall()  # fmt: skip
+        for cid, k, total, body in straddling:
+            starts, lengths, stats = chunk_arrays(k, body)
+            keep = int(np.searchsorted(starts, cutoff, side="left"))  # starts are ordered
+            width = len(stats) // k
+            left = k - keep
+            self._exec(
+                cur, "UPDATE window_chunks SET lo = ?, k = ?, n = ?, body = ? WHERE id = ?",
+                (float(starts[keep]), left, total // k * left,
+                 starts[keep:].tobytes() + lengths[keep:].tobytes()
+                 + bytes(stats[keep * width :]), cid),
+            )  # fmt: skip
+            n += total // k * keep
+        return n
 
     def _count_logical(self, table: str) -> int | None:
         """Counts in the units the tables had before packing (one per signal window / key)."""
         if table == "windows":
-            return int(self._read("SELECT COALESCE(SUM(n), 0) FROM window_records")[0][0])
+            return int(self._read("SELECT COALESCE(SUM(n), 0) FROM window_chunks")[0][0])
         if table == "rollups":
             return int(self._read("SELECT COALESCE(SUM(n), 0) FROM rollup_records")[0][0])
         if table == "rollup_dirty":

@@ -1,20 +1,23 @@
 """Window records, idempotency keys as seq ranges, and history reads, in portable SQL.
 
-Raw windows are stored one row per record (``window_records``, statistics packed, see
-``packing``); the idempotency keys ``(edge_id, epoch, seq)`` are stored as runs of
+Raw windows are stored in chunks of records (``window_chunks``, see ``chunks``), rollup
+tiers one row per record (``rollup_records``, statistics packed, see ``packing``); the
+idempotency keys ``(edge_id, epoch, seq)`` are stored as runs of
 consecutive seqs of one record type (``ingested_ranges``): a 1,000-record batch adds one key
 row and one row per record instead of ~2,000 b-tree inserts per signal.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .base import WindowRecord, WindowRow, WriteSet
+from .base import Chunk, WindowRecord, WindowRow, WriteSet
+from .chunks import CHUNK_COLS, chunk_arrays, expand, keep_only, starts_of, to_chunks
 from .packing import STATS, decode, pack_rows, to_rows
 from .sqlbase import SqlBase, marks
 
@@ -23,6 +26,15 @@ BUCKET_S = 60.0
 #: Pending buckets of one asset closer than this are merged into one range to recompute.
 MERGE_GAP_S = 3600.0
 RECORD_COLS = "site, asset, start, length_s, n, signals, stats"
+#: Chunks read per page by history queries.
+_PAGE = 256
+#: Records holding a signal: ``signals`` is a comma-separated list of names.
+_HAS_SIGNAL = "(',' || signals || ',') LIKE ? ESCAPE '!'"
+
+
+def _like(signal: str) -> str:
+    escaped = signal.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%,{escaped},%"
 
 
 def seq_runs(keys: Iterable[tuple[int, str]]) -> list[tuple[int, int, str]]:
@@ -47,33 +59,28 @@ def seq_runs(keys: Iterable[tuple[int, str]]) -> list[tuple[int, int, str]]:
     return sorted(runs)
 
 
-def pending_ranges(records: Sequence[WindowRecord]) -> list[tuple[str, str, float, float]]:
-    """Return (site, asset, first bucket, last bucket) ranges covering the records' buckets.
+def pending_ranges(chunks: Sequence[Chunk]) -> list[tuple[str, str, float, float]]:
+    """Return (site, asset, first bucket, last bucket) ranges covering the chunks' buckets.
 
     Buckets of one asset closer than MERGE_GAP_S share a range (recomputing the few empty
-    buckets between them is harmless). Vectorized: a batch holds thousands of records.
+    buckets between them is harmless).
     """
-    if not records:
-        return []
-    index: dict[tuple[str, str], int] = {}
-    ids = np.fromiter((index.setdefault((r.site, r.asset), len(index)) for r in records),
-                      np.int64, len(records))  # fmt: skip
-    starts = np.fromiter((r.start for r in records), np.float64, len(records))
-    bucket = np.floor_divide(starts, BUCKET_S) * BUCKET_S
-    order = np.lexsort((bucket, ids))
-    ids, bucket = ids[order], bucket[order]
-    new = np.empty(len(ids), dtype=bool)
-    new[0] = True
-    new[1:] = (ids[1:] != ids[:-1]) | (bucket[1:] - bucket[:-1] > MERGE_GAP_S)
-    first = np.flatnonzero(new)
-    last = np.append(first[1:] - 1, len(ids) - 1)
-    keys = list(index)
-    out = [
-        (*keys[i], lo, hi)
-        for i, lo, hi in zip(
-            ids[first].tolist(), bucket[first].tolist(), bucket[last].tolist(), strict=True
+    spans: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for c in chunks:
+        spans.setdefault((c.site, c.asset), []).append(
+            (c.lo // BUCKET_S * BUCKET_S, c.hi // BUCKET_S * BUCKET_S)
         )
-    ]
+    out = []
+    for key, ranges in spans.items():
+        ranges.sort()
+        lo, hi = ranges[0]
+        for a, b in ranges[1:]:
+            if a - hi > MERGE_GAP_S:
+                out.append((*key, lo, hi))
+                lo, hi = a, b
+            else:
+                hi = max(hi, b)
+        out.append((*key, lo, hi))
     return sorted(out)
 
 
@@ -110,26 +117,74 @@ class WindowSql(SqlBase):
              seq_runs(ws.keys)],
         )  # fmt: skip
 
-    def _insert_records(self, cur: Any, records: Sequence[WindowRecord]) -> None:
-        """Insert raw window records; the first stored record of (site, asset, start) wins."""
+    def _lock_windows(self, cur: Any, sites: list[str]) -> None:
+        """Serialize writers of a site's windows (SQLite's write transaction already does)."""
+
+    def _asset_in(self, assets: list[str]) -> tuple[str, Any]:
+        """SQL condition ``asset in the list`` and its one parameter."""
+        return "asset IN (SELECT value FROM json_each(?))", json.dumps(assets)
+
+    def _new_only(self, cur: Any, chunks: list[Chunk]) -> list[Chunk]:
+        """Drop records whose (site, asset, start) is stored already: the first stored wins.
+
+        One indexed probe per site: chunks of the batch's assets that overlap its time span
+        (none when, as usual, the batch is newer than what is stored).
+        """
+        spans: dict[str, tuple[set[str], float, float]] = {}
+        for c in chunks:
+            span = spans.get(c.site)
+            if span is None:
+                spans[c.site] = ({c.asset}, c.lo, c.hi)
+            else:
+                span[0].add(c.asset)
+                spans[c.site] = (span[0], min(span[1], c.lo), max(span[2], c.hi))
+        stored: dict[tuple[str, str], set[float]] = {}
+        for site, (assets, lo, hi) in spans.items():
+            cond, param = self._asset_in(sorted(assets))
+            rows = self._exec(
+                cur,
+                f"SELECT asset, k, body FROM window_chunks WHERE site = ? AND {cond} "
+                "AND hi >= ? AND lo <= ?",
+                (site, param, lo, hi),
+            ).fetchall()
+            for asset, starts in starts_of(rows).items():
+                stored[(site, asset)] = starts
+        if not stored:
+            return chunks
+        out = []
+        for c in chunks:
+            old = stored.get((c.site, c.asset))
+            kept: Chunk | None = c
+            if old:
+                starts = chunk_arrays(c.k, c.body)[0]
+                kept = keep_only(c, ~np.isin(starts, np.fromiter(old, np.float64, len(old))))
+            if kept is not None:
+                out.append(kept)
+        return out
+
+    def _insert_chunks(self, cur: Any, chunks: Sequence[Chunk]) -> None:
         self._many(
-            cur,
-            f"INSERT INTO window_records ({RECORD_COLS}) VALUES ({marks(7)}) "
-            "ON CONFLICT DO NOTHING",
-            records,  # type: ignore[arg-type]
-        )
+            cur, f"INSERT INTO window_chunks ({CHUNK_COLS}) VALUES ({marks(8)})",
+            chunks,  # type: ignore[arg-type]
+        )  # fmt: skip
 
     def _write_records(self, cur: Any, ws: WriteSet) -> None:
+        """Store the batch's raw windows as chunks; ``ws.chunks`` becomes what was stored."""
+        chunks = list(ws.chunks)
         records = list(ws.records)
         if ws.windows:
             records += pack_rows(ws.windows)
-        if not records:
+        if records:
+            chunks += to_chunks(records, set())
+        if not chunks:
             return
-        self._insert_records(cur, records)
+        self._lock_windows(cur, sorted({c.site for c in chunks}))
+        ws.chunks = chunks = self._new_only(cur, chunks)
+        self._insert_chunks(cur, chunks)
         self._bulk(
             cur, "rollup_pending", "site, asset, lo, hi, marked_at",
             ("text", "text", "float8", "float8", "float8"),
-            [(*r, ws.received_at) for r in pending_ranges(records)],
+            [(*r, ws.received_at) for r in pending_ranges(chunks)],
         )  # fmt: skip
 
     # reads ---------------------------------------------------------------------------------
@@ -137,18 +192,31 @@ class WindowSql(SqlBase):
         self, tier: int, site: str, asset: str, lo: float, hi: float
     ) -> list[tuple[float, float, str, bytes]]:
         """Return (start, length_s, signals, stats) of a tier's records in ``[lo, hi)``."""
-        table, cond, params = self._tier(tier)
+        if tier == 0:
+            return expand(self._chunks(site, asset, lo, hi), lo, hi)
         return self._read(
-            f"SELECT start, length_s, signals, stats FROM {table} WHERE {cond}site = ? "
-            "AND asset = ? AND start >= ? AND start < ? ORDER BY start",
-            (*params, site, asset, lo, hi),
+            "SELECT start, length_s, signals, stats FROM rollup_records WHERE tier = ? "
+            "AND site = ? AND asset = ? AND start >= ? AND start < ? ORDER BY start",
+            (tier, site, asset, lo, hi),
         )
 
-    @staticmethod
-    def _tier(tier: int) -> tuple[str, str, tuple[Any, ...]]:
-        if tier:
-            return "rollup_records", "tier = ? AND ", (tier,)
-        return "window_records", "", ()
+    def _chunks(
+        self, site: str, asset: str, lo: float | None, hi: float | None, signal: str | None = None
+    ) -> list[tuple[int, int, str, bytes]]:
+        """Return (id, k, signals, body) of the chunks that may hold records in ``[lo, hi)``."""
+        conds, args = ["site = ?", "asset = ?"], [site, asset]
+        for c, value in (("hi >= ?", lo), ("lo < ?", hi)):
+            if value is not None:
+                conds.append(c)
+                args.append(value)
+        if signal is not None:
+            conds.append(_HAS_SIGNAL)
+            args.append(_like(signal))
+        return self._read(
+            f"SELECT id, k, signals, body FROM window_chunks WHERE {' AND '.join(conds)} "
+            "ORDER BY id",
+            args,
+        )
 
     def windows(
         self,
@@ -161,17 +229,17 @@ class WindowSql(SqlBase):
         tier: int = 0,
     ) -> list[WindowRow]:
         """Return rows of a tier (0 = raw windows) in ``[start, end)``, by start and signal."""
-        table, cond, params = self._tier(tier)
-        conds, args = [f"{cond}site = ?", "asset = ?"], [*params, site, asset]
+        if tier == 0:
+            return self._raw_windows(site, asset, signal, start, end, limit)
+        conds, args = ["tier = ?", "site = ?", "asset = ?"], [tier, site, asset]
         for c, value in (("start >= ?", start), ("start < ?", end)):
             if value is not None:
                 conds.append(c)
                 args.append(value)
         if signal is not None:
             # Only records holding the signal: each gives exactly one row, so LIMIT is exact.
-            conds.append("(',' || signals || ',') LIKE ? ESCAPE '!'")
-            escaped = signal.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-            args.append(f"%,{escaped},%")
+            conds.append(_HAS_SIGNAL)
+            args.append(_like(signal))
         out: list[WindowRow] = []
         after: float | None = None
         while len(out) < limit:
@@ -179,7 +247,7 @@ class WindowSql(SqlBase):
             page_args = args if after is None else [*args, after]
             page = max(1, limit - len(out))
             rows = self._read(
-                f"SELECT start, length_s, signals, stats FROM {table} "
+                f"SELECT start, length_s, signals, stats FROM rollup_records "
                 f"WHERE {' AND '.join(page_conds)} ORDER BY start LIMIT ?",
                 (*page_args, page),
             )
@@ -190,6 +258,49 @@ class WindowSql(SqlBase):
                 break
             after = rows[-1][0]
         return out[:limit]
+
+    def _raw_windows(
+        self,
+        site: str,
+        asset: str,
+        signal: str | None,
+        start: float | None,
+        end: float | None,
+        limit: int,
+    ) -> list[WindowRow]:
+        """Raw rows from chunks, read in pages by first start until ``limit`` rows are certain.
+
+        After a page whose last chunk starts at ``lo``, no later chunk holds a record before
+        ``lo``: once the records before it give ``limit`` rows, the answer is complete.
+        """
+        conds, args = ["site = ?", "asset = ?"], [site, asset]
+        for c, value in (("hi >= ?", start), ("lo < ?", end)):
+            if value is not None:
+                conds.append(c)
+                args.append(value)
+        if signal is not None:
+            conds.append(_HAS_SIGNAL)
+            args.append(_like(signal))
+        chunks: list[tuple[int, int, str, bytes]] = []
+        after: tuple[float, int] | None = None
+        page = _PAGE
+        while True:
+            page_conds = conds if after is None else [*conds, "(lo > ? OR (lo = ? AND id > ?))"]
+            page_args = args if after is None else [*args, after[0], after[0], after[1]]
+            rows = self._read(
+                f"SELECT id, k, signals, body, lo FROM window_chunks "
+                f"WHERE {' AND '.join(page_conds)} ORDER BY lo, id LIMIT ?",
+                (*page_args, page),
+            )
+            chunks += [r[:4] for r in rows]
+            if len(rows) < page:
+                break
+            after = (rows[-1][4], rows[-1][0])
+            bound = after[0] if end is None else min(end, after[0])
+            if len(self._unpack(site, asset, expand(chunks, start, bound), signal)) >= limit:
+                break
+            page *= 2  # pages grow, so the checks above cost O(n log n) in all
+        return self._unpack(site, asset, expand(chunks, start, end), signal)[:limit]
 
     @staticmethod
     def _unpack(
@@ -270,3 +381,18 @@ def migrate_to_packed(store: WindowSql, cur: Any) -> None:
         "INSERT INTO rollup_pending (site, asset, lo, hi, marked_at) "
         "SELECT site, asset, bucket, bucket, 0 FROM rollup_dirty",
     )
+
+
+def migrate_to_chunks(store: WindowSql, cur: Any) -> None:
+    """Migration 7: copy the one-row-per-record raw windows into chunks, asset by asset."""
+    ins = f"INSERT INTO window_chunks ({CHUNK_COLS}) VALUES ({marks(8)})"
+    pairs = store._exec(cur, "SELECT DISTINCT site, asset FROM window_records").fetchall()
+    for site, asset in pairs:
+        rows = store._exec(
+            cur,
+            f"SELECT {RECORD_COLS} FROM window_records WHERE site = ? AND asset = ? "
+            "ORDER BY start",
+            (site, asset),
+        ).fetchall()
+        records = [WindowRecord(*r[:6], bytes(r[6])) for r in rows]
+        store._many(cur, ins, to_chunks(records, set()))  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from egiz.cloud.services.ingest_fast import ingest_body, ingest_windows, parse_w
 from egiz.cloud.store import Store, open_store
 from egiz.contracts import UplinkBatch
 
-TABLES = ("window_records", "shadow", "scores", "asset_state", "events", "heartbeats")
+TABLES = ("window_chunks", "shadow", "scores", "asset_state", "events", "heartbeats")
 SCORES = {"model": "m", "version": "1", "health": 50.0, "anomaly": 0.2,
           "rul": {"value": 10.0, "low": 5.0, "high": 20.0}}  # fmt: skip
 
