@@ -147,9 +147,25 @@ class Outbox:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
 
-    def set_meta(self, values: dict[str, str]) -> None:
-        """Store meta values in their own transaction."""
-        self._txn(lambda: self._put_meta(values))
+    def meta_prefix(self, prefix: str) -> dict[str, str]:
+        """Return every meta value whose key starts with ``prefix`` (a range scan of the key)."""
+        if not prefix:
+            raise ValueError("meta_prefix needs a non-empty prefix")
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self.db.execute(
+            "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key", (prefix, upper)
+        )
+        return dict(rows.fetchall())
+
+    def set_meta(self, values: dict[str, str], delete: Iterable[str] = ()) -> None:
+        """Store meta values (and delete the keys in ``delete``) in their own transaction."""
+        gone = list(delete)
+
+        def work() -> None:
+            self._put_meta(values)
+            self.db.executemany("DELETE FROM meta WHERE key=?", [(k,) for k in gone])
+
+        self._txn(work)
 
     def _put_meta(self, values: dict[str, str]) -> None:
         self.db.executemany(
