@@ -34,6 +34,7 @@ from .api import (
 from .api import commands as commands_api
 from .api import ledger as ledger_api
 from .api import maintenance as maintenance_api
+from .api.deps import ingest_executor
 from .config import CloudSettings
 from .errors import (
     BadBatch,
@@ -95,6 +96,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        app.state.ingest_executor = ingest_executor()  # a fresh one each time the app starts
         await app.state.notifier.start()
         task = None
         if settings.maintenance_interval_s is not None:
@@ -105,6 +107,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await app.state.notifier.stop()
+        app.state.ingest_executor.shutdown(wait=True)  # a batch in progress finishes first
         if app.state.sink is not None:
             app.state.sink.close()
         if owned:
@@ -123,6 +126,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.state.metrics = CloudMetrics(the_store)
     app.state.sink = _sink(settings)
     app.state.changes = stream.ChangeCounter()
+    app.state.ingest_executor = ingest_executor()  # used without lifespan too (tests)
     app.state.notifier = Notifier(
         list(settings.webhooks), the_store, alarm_payload=ingest.alarm_payload
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from egiz.contracts import UplinkAnswer
 
@@ -17,7 +16,7 @@ from ..services.ingest_fast import ingest_body
 from ..sinks.influx import InfluxSink
 from ..store import Store
 from ..store.base import AlarmRow, EdgeRow
-from .deps import EdgeDep, SettingsDep, StoreDep
+from .deps import EdgeDep, SettingsDep, StoreDep, in_ingest_thread
 
 router = APIRouter(tags=["ingest"])
 
@@ -96,8 +95,8 @@ async def post_ingest(
             raise BodyTooLarge(f"body exceeds the limit of {limit} bytes (fix: smaller batches)")
         chunks.append(chunk)
     raw = b"".join(chunks)
-    answer = await run_in_threadpool(
-        _handle, store, request.app.state.metrics, request.app.state.sink,
+    answer = await in_ingest_thread(
+        request, _handle, store, request.app.state.metrics, request.app.state.sink,
         request.app.state.notifier, edge, raw,
         request.headers.get("content-encoding"), limit,
     )  # fmt: skip
