@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Windower progress before any window was ever closed.
 NO_WINDOW = -(2**62)
+#: Outbox meta key prefix of an asset's model state: ``models/<asset id>``, one row per asset.
+MODELS_PREFIX = "models/"
 
 
 class EdgeAgent:
@@ -87,8 +89,8 @@ class EdgeAgent:
         crashed = self.outbox.meta("running") == "1" and closed != NO_WINDOW
         self.outbox.set_meta({"running": "1"})
         self.alarm_engine.load(json.loads(self.outbox.meta("alarms", "[]") or "[]"))
-        if hasattr(self.runner, "restore"):  # per-asset model state resumes across restarts
-            self.runner.restore(json.loads(self.outbox.meta("models", "{}") or "{}"))
+        if isinstance(self.runner, EdgeModels):  # per-asset model state resumes across restarts
+            self._restore_models(self.runner)
         self._startup_records()
         status = StatusServer(self.stats, cfg.status.host, cfg.status.port)
         self.status_port = await status.start()
@@ -272,9 +274,14 @@ class EdgeAgent:
         meta = {"closed_k": str(self.windower.closed_k)}
         if self.alarm_engine.alarms:
             meta["alarms"] = json.dumps(self.alarm_engine.dump())
-        if results and hasattr(self.runner, "state"):
-            meta["models"] = json.dumps(self.runner.state())
+        models = self.runner if isinstance(self.runner, EdgeModels) else None
+        saving = models.unsaved() if models is not None else set()
+        if models is not None:
+            # Only the assets whose state changed (one row each), with the records they fed.
+            meta |= _model_rows(models, saving)
         self.outbox.add(items, meta=meta)
+        if models is not None:
+            models.saved(saving)
         if results:
             boundary = self.windower.closed_k * self.windower.length_s
             for src in self.sources:
@@ -329,9 +336,32 @@ class EdgeAgent:
         restart does not bring back the state the engineer reset."""
         seen = self.windower.watermark if self.windower is not None else None
         dropped = self.runner.reset(asset, what, seen)  # type: ignore[attr-defined]
-        if self.outbox is not None:
-            self.outbox.set_meta({"models": json.dumps(self.runner.state())})  # type: ignore[attr-defined]
+        if self.outbox is not None and isinstance(self.runner, EdgeModels):
+            self.outbox.set_meta(_model_rows(self.runner, {asset}))
+            self.runner.saved({asset})
         return dropped
+
+    def _restore_models(self, models: EdgeModels) -> None:
+        """Resume each asset's model state from its ``models/<asset>`` meta row.
+
+        An outbox of the previous version holds every asset's state under the single key
+        ``models``: it is split into per-asset rows and deleted, in one transaction. Rows that
+        restore refused (an asset no longer in the config, or state of other pinned models) are
+        deleted in that transaction too, as the previous version overwrote them at its first
+        commit: a later config that brings the asset or model back starts it afresh."""
+        assert self.outbox is not None
+        rows = self.outbox.meta_prefix(MODELS_PREFIX)
+        saved = {k.removeprefix(MODELS_PREFIX): json.loads(v) for k, v in rows.items()}
+        old = self.outbox.meta("models")
+        if old is not None:  # written by the previous version, after any per-asset row
+            saved |= json.loads(old or "{}")
+        resumed = models.restore(saved)
+        put = _model_rows(models, resumed) if old is not None else {}
+        drop = [MODELS_PREFIX + a for a in saved if a not in resumed and MODELS_PREFIX + a in rows]
+        if old is not None:
+            drop.append("models")
+        if put or drop:
+            self.outbox.set_meta(put, delete=drop)
 
     def _note(self, note: SourceNote) -> None:
         sev = "low" if note.kind == "malformed_input" else "info"
@@ -422,6 +452,14 @@ class EdgeAgent:
             "task_failures": self.task_failures,
             "control": self.control.stats() if self.control else None,
         }
+
+
+def _model_rows(models: EdgeModels, assets: set[str]) -> dict[str, str]:
+    """Meta rows ``models/<asset>`` -> that asset's model state (JSON)."""
+    return {
+        MODELS_PREFIX + a: json.dumps(st, separators=(",", ":"))
+        for a, st in models.state(sorted(assets)).items()
+    }
 
 
 def _bind(fn: Any, *args: Any) -> Any:

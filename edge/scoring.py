@@ -11,6 +11,7 @@ the site config, at construction: an agent never starts with a refused artifact.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -282,6 +283,8 @@ class EdgeModels:
         self.assets: dict[str, AssetScorer] = {
             a.id: AssetScorer(self.by_type[a.type]) for a in config.assets if a.type in self.by_type
         }
+        #: Assets whose state changed since it was last saved (the agent saves only these).
+        self._unsaved: set[str] = set()
 
     @classmethod
     def ledgered(cls, config: SiteConfig, base_dir: str | Path = ".") -> EdgeModels:
@@ -303,23 +306,43 @@ class EdgeModels:
         scorer = self.assets.get(asset)
         if scorer is None:
             raise KeyError(f"no model is pinned for asset {asset!r} at this edge")
+        self._unsaved.add(asset)
         return {"model": self._pin(scorer), **scorer.reset(what, data_time)}
 
     def score(self, window: WindowResult) -> ModelScores | None:
         """Scores when this window completes its asset's model window, else None."""
         scorer = self.assets.get(window.asset)
-        return None if scorer is None else scorer.add(window)
+        if scorer is None:
+            return None
+        self._unsaved.add(window.asset)
+        return scorer.add(window)
 
-    def state(self) -> dict[str, dict]:
-        """Every asset's state, keyed by asset id, with the pinned hashes it belongs to."""
-        return {a: {"model": self._pin(s), **s.state()} for a, s in self.assets.items()}
+    def state(self, assets: Iterable[str] | None = None) -> dict[str, dict]:
+        """Each asset's state (every asset's, or those in ``assets``), keyed by asset id, with
+        the pinned hashes it belongs to."""
+        names = self.assets if assets is None else [a for a in assets if a in self.assets]
+        return {a: {"model": self._pin(self.assets[a]), **self.assets[a].state()} for a in names}
 
-    def restore(self, state: dict[str, dict]) -> None:
-        """Resume assets whose saved state belongs to the same pinned models (else start over)."""
+    def unsaved(self) -> set[str]:
+        """Assets whose state changed (a window folded in, a reset) since :meth:`saved`."""
+        return set(self._unsaved)
+
+    def saved(self, assets: Iterable[str]) -> None:
+        """The state of ``assets`` is now durable (committed with the agent's outbox)."""
+        self._unsaved.difference_update(assets)
+
+    def restore(self, state: dict[str, dict]) -> set[str]:
+        """Resume assets whose saved state belongs to the same pinned models (else start over).
+
+        Returns the assets resumed; saved state of an asset not in the config, or of other
+        pinned models, is ignored (the agent deletes it)."""
+        resumed = set()
         for asset, st in state.items():
             scorer = self.assets.get(asset)
             if scorer is not None and st.get("model") == self._pin(scorer):
                 scorer.restore(st)
+                resumed.add(asset)
+        return resumed
 
     @staticmethod
     def _pin(s: AssetScorer) -> str:
