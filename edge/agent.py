@@ -22,7 +22,7 @@ from .control import Controller
 from .normalize import Catalog, RefMap, normalize
 from .outbox import LANE_EVENT, LANE_MANIFEST, LANE_SUMMARY, Item, Outbox
 from .samples import SampleBatch
-from .scoring import EdgeModels, ModelRunner, PassThrough
+from .scoring import STATE_PREFIX, EdgeModels, ModelRunner, PassThrough, row_asset, state_from_rows
 from .sources import Source, SourceNote, make_source
 from .status import StatusServer
 from .uplink import Uplink, read_token
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 #: Windower progress before any window was ever closed.
 NO_WINDOW = -(2**62)
-#: Outbox meta key prefix of an asset's model state: ``models/<asset id>``, one row per asset.
-MODELS_PREFIX = "models/"
 
 
 class EdgeAgent:
@@ -277,8 +275,9 @@ class EdgeAgent:
         models = self.runner if isinstance(self.runner, EdgeModels) else None
         saving = models.unsaved() if models is not None else set()
         if models is not None:
-            # Only the assets whose state changed (one row each), with the records they fed.
-            meta |= _model_rows(models, saving)
+            # Only the assets whose state changed, with the records they fed: the open model
+            # window's row, and the model's row when a model window closed (scoring.py).
+            meta |= models.state_rows(saving)
         self.outbox.add(items, meta=meta)
         if models is not None:
             models.saved(saving)
@@ -337,12 +336,12 @@ class EdgeAgent:
         seen = self.windower.watermark if self.windower is not None else None
         dropped = self.runner.reset(asset, what, seen)  # type: ignore[attr-defined]
         if self.outbox is not None and isinstance(self.runner, EdgeModels):
-            self.outbox.set_meta(_model_rows(self.runner, {asset}))
+            self.outbox.set_meta(self.runner.state_rows({asset}))
             self.runner.saved({asset})
         return dropped
 
     def _restore_models(self, models: EdgeModels) -> None:
-        """Resume each asset's model state from its ``models/<asset>`` meta row.
+        """Resume each asset's model state from its meta rows (``models/<asset>[/open]``).
 
         An outbox of the previous version holds every asset's state under the single key
         ``models``: it is split into per-asset rows and deleted, in one transaction. Rows that
@@ -350,14 +349,14 @@ class EdgeAgent:
         deleted in that transaction too, as the previous version overwrote them at its first
         commit: a later config that brings the asset or model back starts it afresh."""
         assert self.outbox is not None
-        rows = self.outbox.meta_prefix(MODELS_PREFIX)
-        saved = {k.removeprefix(MODELS_PREFIX): json.loads(v) for k, v in rows.items()}
+        rows = self.outbox.meta_prefix(STATE_PREFIX)
+        saved = state_from_rows(rows)
         old = self.outbox.meta("models")
         if old is not None:  # written by the previous version, after any per-asset row
             saved |= json.loads(old or "{}")
         resumed = models.restore(saved)
-        put = _model_rows(models, resumed) if old is not None else {}
-        drop = [MODELS_PREFIX + a for a in saved if a not in resumed and MODELS_PREFIX + a in rows]
+        put = models.state_rows(resumed, full=True) if old is not None else {}
+        drop = [k for k in rows if row_asset(k) not in resumed]
         if old is not None:
             drop.append("models")
         if put or drop:
@@ -452,14 +451,6 @@ class EdgeAgent:
             "task_failures": self.task_failures,
             "control": self.control.stats() if self.control else None,
         }
-
-
-def _model_rows(models: EdgeModels, assets: set[str]) -> dict[str, str]:
-    """Meta rows ``models/<asset>`` -> that asset's model state (JSON)."""
-    return {
-        MODELS_PREFIX + a: json.dumps(st, separators=(",", ":"))
-        for a, st in models.state(sorted(assets)).items()
-    }
 
 
 def _bind(fn: Any, *args: Any) -> Any:

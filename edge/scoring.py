@@ -10,6 +10,7 @@ the site config, at construction: an agent never starts with a refused artifact.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -251,10 +252,15 @@ class AssetScorer:
 
     def state(self) -> dict:
         """Plain-data state (JSON-safe) for the outbox's meta table."""
+        return {**self.open_state(), **self.model_state()}
+
+    def open_state(self) -> dict:
+        """The open model window's part of :meth:`state` (it changes with every edge window)."""
+        return {"k": self.k, "sums": self.sums.tolist(), "counts": self.counts.tolist()}
+
+    def model_state(self) -> dict:
+        """The rest of :meth:`state`: it changes only when a model window closes, or a reset."""
         return {
-            "k": self.k,
-            "sums": self.sums.tolist(),
-            "counts": self.counts.tolist(),
             "runner": self.runner.state(),
             "history": [None if not math.isfinite(h) else h for h in self.history.tolist()],
             "skip_before": self.skip_before,
@@ -273,6 +279,38 @@ class AssetScorer:
         self.skip_before = state.get("skip_before")
 
 
+#: Outbox meta keys of the model state: ``models/<asset>`` and ``models/<asset>/open``
+#: (asset ids are slugs, never holding a "/").
+STATE_PREFIX = "models/"
+OPEN_SUFFIX = "/open"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def row_asset(key: str) -> str:
+    """The asset a ``models/...`` meta key belongs to."""
+    return key.removeprefix(STATE_PREFIX).removesuffix(OPEN_SUFFIX)
+
+
+def state_from_rows(rows: dict[str, str]) -> dict[str, dict]:
+    """Each asset's :meth:`EdgeModels.state` from its meta rows (:meth:`EdgeModels.state_rows`).
+
+    An asset needs its ``models/<asset>`` row; its ``/open`` row, when there is one, holds the
+    newest open model window (it is written with every change, the other row less often)."""
+    model: dict[str, dict] = {}
+    opened: dict[str, dict] = {}
+    for key, value in rows.items():
+        (opened if key.endswith(OPEN_SUFFIX) else model)[row_asset(key)] = json.loads(value)
+    out = {}
+    for asset, st in model.items():
+        merged = {**st, **opened.get(asset, {})}
+        if all(k in merged for k in ("k", "sums", "counts", "runner", "history")):
+            out[asset] = merged
+    return out
+
+
 class EdgeModels:
     """The agent's runner: per asset, aggregate edge windows and score the model windows."""
 
@@ -283,8 +321,10 @@ class EdgeModels:
         self.assets: dict[str, AssetScorer] = {
             a.id: AssetScorer(self.by_type[a.type]) for a in config.assets if a.type in self.by_type
         }
-        #: Assets whose state changed since it was last saved (the agent saves only these).
+        #: Assets whose state changed since it was last saved (the agent saves only these)...
         self._unsaved: set[str] = set()
+        #: ... and those whose model state (not just the open window) did, or was never saved.
+        self._unsaved_model: set[str] = set(self.assets)
 
     @classmethod
     def ledgered(cls, config: SiteConfig, base_dir: str | Path = ".") -> EdgeModels:
@@ -307,6 +347,7 @@ class EdgeModels:
         if scorer is None:
             raise KeyError(f"no model is pinned for asset {asset!r} at this edge")
         self._unsaved.add(asset)
+        self._unsaved_model.add(asset)
         return {"model": self._pin(scorer), **scorer.reset(what, data_time)}
 
     def score(self, window: WindowResult) -> ModelScores | None:
@@ -315,7 +356,10 @@ class EdgeModels:
         if scorer is None:
             return None
         self._unsaved.add(window.asset)
-        return scorer.add(window)
+        scores = scorer.add(window)
+        if scores is not None:  # a model window closed: the runner and the trend moved on
+            self._unsaved_model.add(window.asset)
+        return scores
 
     def state(self, assets: Iterable[str] | None = None) -> dict[str, dict]:
         """Each asset's state (every asset's, or those in ``assets``), keyed by asset id, with
@@ -328,8 +372,26 @@ class EdgeModels:
         return set(self._unsaved)
 
     def saved(self, assets: Iterable[str]) -> None:
-        """The state of ``assets`` is now durable (committed with the agent's outbox)."""
-        self._unsaved.difference_update(assets)
+        """The rows :meth:`state_rows` gave for ``assets`` are durable (committed)."""
+        done = set(assets)
+        self._unsaved -= done
+        self._unsaved_model -= done
+
+    def state_rows(self, assets: Iterable[str], full: bool = False) -> dict[str, str]:
+        """Outbox meta rows holding the state of ``assets``: ``models/<asset>/open`` (the open
+        model window: a few hundred bytes) always, ``models/<asset>`` (pin, health runner,
+        trend: most of the state) only when it changed since saved, or with ``full``."""
+        names = [a for a in sorted(assets) if a in self.assets]
+        out = {}
+        for a in names:
+            if full or a in self._unsaved_model:
+                s = self.assets[a]
+                out[STATE_PREFIX + a] = _dumps({"model": self._pin(s), **s.model_state()})
+        # The open rows last: inserted together, they share database pages (rows are stored in
+        # insertion order), so rewriting all of them rewrites few pages, not every model row's.
+        for a in names:
+            out[STATE_PREFIX + a + OPEN_SUFFIX] = _dumps(self.assets[a].open_state())
+        return out
 
     def restore(self, state: dict[str, dict]) -> set[str]:
         """Resume assets whose saved state belongs to the same pinned models (else start over).
@@ -342,6 +404,7 @@ class EdgeModels:
             if scorer is not None and st.get("model") == self._pin(scorer):
                 scorer.restore(st)
                 resumed.add(asset)
+                self._unsaved_model.discard(asset)
         return resumed
 
     @staticmethod

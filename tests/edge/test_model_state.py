@@ -1,6 +1,8 @@
-"""Model state in the outbox: one meta row per asset (``models/<asset>``), written only for the
-assets whose state changed, in the records' transaction; restored exactly at a restart (clean
-or kill -9); an outbox of the previous version (one ``models`` key for every asset) migrated.
+"""Model state in the outbox: meta rows per asset, written only for the assets whose state
+changed, in the records' transaction: ``models/<asset>/open`` (the open model window) with each
+of its edge windows, ``models/<asset>`` (health runner, trend) only when a model window closes
+or a reset; restored exactly at a restart (clean or kill -9); an outbox of the previous version
+(one ``models`` key for every asset) migrated.
 
 Real parts: a real agent with pinned health + RUL artifacts (trained here on small synthetic
 data), its SQLite outbox file read back directly; writes are observed with SQLite triggers
@@ -23,6 +25,7 @@ import pytest
 
 from egiz.edge.agent import EdgeAgent
 from egiz.edge.outbox import Outbox
+from egiz.edge.scoring import state_from_rows
 from egiz.edge.window import WindowResult
 from egiz.models.health.artifact import health_manifest, save_health
 from egiz.models.health.asset import AssetHealth
@@ -123,6 +126,10 @@ def _writes(db: Path) -> list[str]:
         con.close()
 
 
+def _model_writes(db: Path) -> list[str]:
+    return [k for k in _writes(db) if k.startswith("models")]
+
+
 def _clear_writes(db: Path) -> None:
     con = sqlite3.connect(db, isolation_level=None)
     try:
@@ -143,19 +150,28 @@ def test_model_state_commit_writes_only_the_assets_that_changed(tmp_path, kit, p
         async with _running(cfg) as agent:
             _watch_meta_writes(db)
             _feed(agent, [_window(m, 0) for m in MOTORS])  # every asset closes a window
-            assert sorted(k for k in _writes(db) if k.startswith("models")) == sorted(
-                f"models/{m}" for m in MOTORS
+            # First save: both rows of every asset.
+            assert sorted(_model_writes(db)) == sorted(
+                f"models/{m}{part}" for m in MOTORS for part in ("", "/open")
             )
             before = _rows(db)
             _clear_writes(db)
-            _feed(agent, [_window("motor-3", 1)])  # one asset of five closes a window
-            written = _writes(db)
-            assert [k for k in written if k.startswith("models")] == ["models/motor-3"]
+            _feed(agent, [_window("motor-3", 1)])  # one asset of five closes an edge window
+            assert _model_writes(db) == ["models/motor-3/open"]  # its open model window only
             after = _rows(db)
             assert "models" not in after  # no single key for every asset any more
-            assert {k for k in after if after[k] != before[k]} == {"models/motor-3"}
-            state = json.loads(after["models/motor-3"])
+            assert {k for k in after if after[k] != before[k]} == {"models/motor-3/open"}
+            assert len(after["models/motor-3/open"]) < len(after["models/motor-3"]) / 3
+            state = state_from_rows(after)["motor-3"]
             assert _canon(state) == _canon(agent.runner.state()["motor-3"])  # type: ignore[attr-defined]
+            _clear_writes(db)
+            _feed(agent, [_window("motor-3", 2)])
+            _feed(agent, [_window("motor-3", 3)])  # closes motor-3's 4 s model window: scored
+            assert _model_writes(db) == ["models/motor-3/open", "models/motor-3",
+                                         "models/motor-3/open"]  # fmt: skip
+            state = state_from_rows(_rows(db))["motor-3"]
+            assert _canon(state) == _canon(agent.runner.state()["motor-3"])  # type: ignore[attr-defined]
+            assert state["k"] is None and any(h is not None for h in state["history"])
             # The row is in the transaction of the window's record: both are in the file.
             con = sqlite3.connect(db)
             try:
@@ -163,23 +179,25 @@ def test_model_state_commit_writes_only_the_assets_that_changed(tmp_path, kit, p
                     "SELECT body FROM records WHERE asset='motor-3' ORDER BY seq")]  # fmt: skip
             finally:
                 con.close()
-            assert len([r for r in rec if r.get("type") == "window"]) == 2
+            wins = [r for r in rec if r.get("type") == "window"]
+            assert len(wins) == 4 and wins[-1]["scores"]["model"] == "motor-health+motor-rul"
 
             # A commit of events only (no window closed) writes no model row.
             _clear_writes(db)
             agent._pending.append(agent._event_item("state_change", "a note"))
             _feed(agent, [])
-            assert not [k for k in _writes(db) if k.startswith("models")]
+            assert _writes(db) == ["closed_k"] and not _model_writes(db)
 
             # A maintenance reset saves that asset's row at once, and only that row.
             _clear_writes(db)
             dropped = agent._reset_model("motor-2", ["health_baseline"])
             assert dropped["model"] == json.loads(after["models/motor-2"])["model"]
-            assert [k for k in _writes(db) if k.startswith("models")] == ["models/motor-2"]
-            assert json.loads(_rows(db)["models/motor-2"])["k"] is None  # the open window dropped
+            assert sorted(_model_writes(db)) == ["models/motor-2", "models/motor-2/open"]
+            reset = state_from_rows(_rows(db))["motor-2"]
+            assert reset["k"] is None and reset["runner"]["recent"] == []  # both parts reset
             _clear_writes(db)
             _feed(agent, [_window("motor-4", 2)])
-            assert [k for k in _writes(db) if k.startswith("models")] == ["models/motor-4"]
+            assert _model_writes(db) == ["models/motor-4/open"]
 
     asyncio.run(go())
 
@@ -248,8 +266,9 @@ def test_model_state_outbox_of_the_previous_version_is_migrated(tmp_path, kit, p
     ob = Outbox(db, 10**8, 10**8)
     other = {**state["motor-5"], "model": "0" * 64}  # motor-5: state of another pinned model
     ob.set_meta({"models": json.dumps({k: v for k, v in old.items() if k != "motor-5"}),
-                 "models/motor-5": json.dumps(other),
-                 "models/removed-9": json.dumps(state["motor-2"])})  # fmt: skip
+                 "models/motor-5": json.dumps(other), "models/motor-5/open": json.dumps(other),
+                 "models/removed-9": json.dumps(state["motor-2"]),
+                 "models/removed-9/open": json.dumps(state["motor-2"])})  # fmt: skip
     ob.close()
 
     async def start() -> dict:
@@ -262,13 +281,16 @@ def test_model_state_outbox_of_the_previous_version_is_migrated(tmp_path, kit, p
         assert _canon(got[m]) == _canon(state[m])  # resumed exactly
     assert _canon(got["motor-5"]) == _canon(fresh["motor-5"])  # other model: starts afresh
     rows = _rows(db)
-    # Split into one row per asset, the old key gone; refused state deleted, not resurrected.
-    assert sorted(rows) == [f"models/{m}" for m in MOTORS[:4]]
-    for m in MOTORS[:4]:
-        assert _canon(json.loads(rows[f"models/{m}"])) == _canon(state[m])
+    # Split into rows per asset, the old key gone; refused state deleted, not resurrected.
+    assert sorted(rows) == sorted(f"models/{m}{p}" for m in MOTORS[:4] for p in ("", "/open"))
+    assert _canon(state_from_rows(rows)) == _canon({m: state[m] for m in MOTORS[:4]})
 
     # The next start reads the per-asset rows only, with the same result.
     assert _canon(asyncio.run(start())) == _canon(got)
+    # A whole state in the model row (no /open row yet) is read as it is.
+    assert _canon(state_from_rows({"models/motor-1": json.dumps(state["motor-1"])})) == _canon(
+        {"motor-1": state["motor-1"]}
+    )
 
 
 async def _fresh_state(kit: Any, tmp: Path, pins: list[dict[str, str]]) -> dict:
