@@ -51,6 +51,7 @@ from .errors import (
 from .metrics import CloudMetrics
 from .notify import Notifier
 from .services import rollup
+from .services.edges import EdgeTokenCache
 from .store import Store, open_store
 
 API_PREFIX = "/api/v1"
@@ -127,6 +128,7 @@ def create_app(settings: CloudSettings | None = None, *, store: Store | None = N
     app.state.sink = _sink(settings)
     app.state.changes = stream.ChangeCounter()
     app.state.ingest_executor = ingest_executor()  # used without lifespan too (tests)
+    app.state.edge_tokens = EdgeTokenCache()
     app.state.notifier = Notifier(
         list(settings.webhooks), the_store, alarm_payload=ingest.alarm_payload
     )

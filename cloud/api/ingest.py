@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 
 from egiz.contracts import UplinkAnswer
 
-from ..errors import BodyTooLarge
+from ..errors import BodyTooLarge, Unauthorized
 from ..metrics import CloudMetrics
 from ..notify import Notifier
+from ..services.edges import edge_for_digest
 from ..services.ingest import IngestStats, decode_body
 from ..services.ingest_fast import ingest_body
 from ..sinks.influx import InfluxSink
@@ -38,6 +39,10 @@ def _handle(
     encoding: str | None,
     limit: int,
 ) -> UplinkAnswer:
+    # The token again, from the store: the dependency may have taken it from its cache.
+    edge = edge_for_digest(store, edge.token_hash)
+    if len(raw) > limit:
+        raise BodyTooLarge(f"body exceeds the limit of {limit} bytes (fix: smaller batches)")
     stats = IngestStats()
     answer = ingest_body(store, edge, decode_body(raw, encoding, limit), stats=stats)
     for outcome in ("stored", "duplicates", "rejected"):
@@ -91,14 +96,18 @@ async def post_ingest(
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body exceeds the limit of {limit} bytes (fix: smaller batches)")
         chunks.append(chunk)
+        if size > limit:  # stop reading; _handle answers 401 or 413 as the token deserves
+            break
     raw = b"".join(chunks)
-    answer = await in_ingest_thread(
-        request, _handle, store, request.app.state.metrics, request.app.state.sink,
-        request.app.state.notifier, edge, raw,
-        request.headers.get("content-encoding"), limit,
-    )  # fmt: skip
+    try:
+        answer = await in_ingest_thread(
+            request, _handle, store, request.app.state.metrics, request.app.state.sink,
+            request.app.state.notifier, edge, raw,
+            request.headers.get("content-encoding"), limit,
+        )  # fmt: skip
+    except Unauthorized:
+        request.app.state.edge_tokens.discard(edge.token_hash)  # refused before the body next
+        raise
     request.app.state.changes.bump()
     return answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from egiz.cloud.services.edges import add_edge, revoke_edge
+from egiz.cloud.services.edges import add_edge, revoke_edge, rotate_edge
 
 URL = "/api/v1/ingest"
 TABLES = ("ingested", "windows", "shadow", "events", "heartbeats", "assets")
@@ -87,3 +87,21 @@ def test_ingest_api_refuses_other_edges_batch_and_huge_bodies(cloud, mk) -> None
     r = cloud.client.post(URL, json=huge, headers=cloud.auth)
     assert r.status_code == 413
     assert _state(cloud)["ingested"] == 0
+
+
+def test_ingest_api_revoke_and_rotate_refuse_the_next_batch_of_a_cached_token(cloud, mk) -> None:
+    # The first batch puts the token in the app's cache (EdgeTokenCache); the ingest re-checks
+    # it against the store, so neither a rotate nor a revoke waits for the cache to expire.
+    r = cloud.client.post(URL, json=mk.batch([mk.manifest(1)]), headers=cloud.auth)
+    assert r.status_code == 200
+    new = {"Authorization": f"Bearer {rotate_edge(cloud.store, 'edge-1')}"}
+    r = cloud.client.post(URL, json=mk.batch([mk.window(2)], batch_id="b2"), headers=cloud.auth)
+    assert r.status_code == 401 and "unknown edge token" in r.json()["detail"]
+    assert cloud.client.post(URL, json=mk.batch([mk.window(2)], batch_id="b3"),
+                             headers=new).status_code == 200  # fmt: skip
+    revoke_edge(cloud.store, "edge-1")
+    huge = mk.batch([mk.event(i) for i in range(3, 400)], batch_id="b4")
+    for body in (mk.batch([mk.window(3)], batch_id="b5"), huge):  # 401 before 413, as before
+        r = cloud.client.post(URL, json=body, headers=new)
+        assert r.status_code == 401 and "revoked" in r.json()["detail"], r.text
+    assert _state(cloud)["ingested"] == 2

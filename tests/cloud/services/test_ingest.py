@@ -165,3 +165,23 @@ def test_authenticate_edge_tokens(store: Store) -> None:
     revoke_edge(store, "edge-1")
     with pytest.raises(Unauthorized, match="revoked"):
         authenticate_edge(store, f"Bearer {new}")
+
+
+def test_edge_token_cache_expires_bounds_and_forgets(store: Store) -> None:
+    from egiz.cloud.services.edges import EdgeTokenCache, bearer_digest, edge_for_digest
+
+    token = add_edge(store, "edge-1")
+    digest = bearer_digest(f"Bearer {token}")
+    edge = edge_for_digest(store, digest)
+    cache = EdgeTokenCache(ttl_s=60.0, max_entries=2)
+    assert cache.get(digest) is None  # unknown tokens are never cached
+    cache.put(digest, edge)
+    assert cache.get(digest) == edge
+    cache.discard(digest)
+    assert cache.get(digest) is None
+    for key in ("a", "b", "c"):  # full of live entries: starts over rather than growing
+        cache.put(key, edge)
+    assert cache.get("c") == edge and cache.get("a") is None
+    expired = EdgeTokenCache(ttl_s=-1.0)
+    expired.put(digest, edge)
+    assert expired.get(digest) is None
