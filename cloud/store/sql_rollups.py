@@ -21,12 +21,15 @@ class RollupSql(SqlBase):
     """Rollup and retention methods of the Store interface."""
 
     def rollup_pending(self, limit: int = 10_000) -> list[tuple[str, str, float, float, float]]:
-        """Return (site, asset, first bucket, last bucket, marked_at) ranges to recompute."""
+        """Return (site, asset, first bucket, last bucket, marked_at) ranges to recompute.
+
+        The oldest marks first (by marked_at, the index), then by asset and range.
+        """
         return [
             (r[0], r[1], r[2], r[3], r[4])
             for r in self._read(
                 "SELECT site, asset, lo, hi, marked_at FROM rollup_pending "
-                "ORDER BY site, asset, lo LIMIT ?",
+                "ORDER BY marked_at, site, asset, lo LIMIT ?",
                 (limit,),
             )
         ]
@@ -53,9 +56,9 @@ class RollupSql(SqlBase):
             )
             self._many(
                 cur,
-                "DELETE FROM rollup_pending WHERE site = ? AND asset = ? AND lo = ? AND hi = ? "
-                "AND marked_at = ?",
-                list(done),
+                "DELETE FROM rollup_pending WHERE marked_at = ? AND site = ? AND asset = ? "
+                "AND lo = ? AND hi = ?",
+                [(d[4], d[0], d[1], d[2], d[3]) for d in done],
             )
 
     def delete_before(self, tier: int, cutoff: float) -> int:
