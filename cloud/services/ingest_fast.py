@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-import numpy as np
 from msgspec import UNSET, Meta, Raw, UnsetType
 from pydantic import TypeAdapter, ValidationError
 
@@ -243,11 +242,11 @@ def _pack(
     chunks = []
     best: _Newest = {}
     for (asset, joined), idx in groups.items():
-        st = np.array([starts[i] for i in idx], dtype=np.float64)
-        if len(idx) > 1 and not bool(np.all(st[1:] >= st[:-1])):
-            order_ = np.argsort(st, kind="stable")
-            st = st[order_]
-            idx = [idx[j] for j in order_.tolist()]
+        st = [starts[i] for i in idx]
+        if st != sorted(st):
+            order_ = sorted(range(len(st)), key=st.__getitem__)  # stable, as to_chunks
+            st = [st[j] for j in order_]
+            idx = [idx[j] for j in order_]
         recs = [kept[i] for i in idx]
         names = joined.split(",") if joined else []
         blob = b"".join([
@@ -258,11 +257,10 @@ def _pack(
                      NONE if (t := s.last_ts) is None else times[t])
             for r in recs for s in map(r.signals.__getitem__, names)
         ])  # fmt: skip
-        lengths = np.array([r.length_s for r in recs], dtype=np.float64)
-        chunks.append(make_chunk(site, asset, joined, st, lengths, blob))
+        chunks.append(make_chunk(site, asset, joined, st, [r.length_s for r in recs], blob))
         # The shadow needs only the newest record of each (asset, signal).
         newest = recs[-1]
-        start = float(st[-1])
+        start = st[-1]
         for name, stat in newest.signals.items():
             prev = best.get((asset, name))
             if prev is None or start > prev[0]:
