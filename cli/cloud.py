@@ -113,6 +113,8 @@ def _user_remove(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from egiz.cloud.app import create_app
@@ -138,6 +140,10 @@ def _run(args: argparse.Namespace) -> int:
 
         use_json_logs(getattr(logging, args.log_level.upper()))
         extra["log_config"] = None  # uvicorn keeps our JSON handler instead of its own
+    # The app, its modules and schemas (~115,000 objects) live until exit: frozen, they are
+    # not re-scanned by every full garbage collection under load (measured +3-5 % ingest).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, **extra)  # fmt: skip
     return 0
