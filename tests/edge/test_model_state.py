@@ -27,9 +27,8 @@ from egiz.edge.agent import EdgeAgent
 from egiz.edge.outbox import Outbox
 from egiz.edge.scoring import state_from_rows
 from egiz.edge.window import WindowResult
-from egiz.models.health.artifact import health_manifest, save_health
-from egiz.models.health.asset import AssetHealth
-from egiz.models.rul.trend import HealthTrendRul, save_trend, trend_manifest
+
+from .motor_models import train_motor_models
 
 T0 = 1_800_000_000.0  # a multiple of the 4 s model window
 MODEL_S = 4.0
@@ -41,20 +40,7 @@ MOTORS = [f"motor-{i}" for i in range(1, 6)]
 def pins(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
     """A health model (4 s windows) and a RUL trend model for the `motor` type."""
     d = tmp_path_factory.mktemp("artifacts")
-    rng = np.random.default_rng(0)
-    M = np.c_[rng.uniform(10, 12, 300), 60 + rng.normal(0, 0.2, 300)]
-    hm = AssetHealth("induction_motor", ["current", "winding_temp"], {"smoothing": 2}).fit(M)
-    man = health_manifest(hm, name="motor-health", version="0.1.0", window_s=MODEL_S,
-                          units={"current": "A", "winding_temp": "degC"},
-                          training_sha256="0" * 64, metrics={})  # fmt: skip
-    health_sha = save_health(d / "health", hm, man)
-    t = np.arange(200.0)
-    H = np.where(t < 100, 98.0, 98.0 - 0.8 * (t - 100))
-    rul = HealthTrendRul(span=6, min_points=3, cap_h=100).fit([H], [np.clip(200 - t, 0, None)])
-    rman = trend_manifest(rul, name="motor-rul", version="0.2.0", asset_type="motor",
-                          health_model={"name": "motor-health", "sha256": health_sha},
-                          training_sha256="0" * 64, metrics={})  # fmt: skip
-    rul_sha = save_trend(d / "rul", rul, rman)
+    health_sha, rul_sha = train_motor_models(d, MODEL_S)
     return [
         {"asset_type": "motor", "artifact": str(d / "health"), "sha256": health_sha},
         {"asset_type": "motor", "artifact": str(d / "rul"), "sha256": rul_sha},

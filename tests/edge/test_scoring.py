@@ -29,10 +29,11 @@ from egiz.contracts import RECORD_ADAPTER
 from egiz.contracts.errors import ConfigError
 from egiz.edge.agent import EdgeAgent
 from egiz.models.artifacts.store import artifact_sha256, verify_artifact
-from egiz.models.health.artifact import health_manifest, load_health, save_health
-from egiz.models.health.asset import AssetHealth
+from egiz.models.health.artifact import load_health
 from egiz.models.health.index import distance_from_health
-from egiz.models.rul.trend import HealthTrendRul, load_trend, save_trend, trend_manifest
+from egiz.models.rul.trend import load_trend
+
+from .motor_models import train_motor_models
 
 T0 = 1_800_000_000.0  # a multiple of the 4 s model window
 MODEL_S = 4.0
@@ -43,20 +44,7 @@ RATE = 4  # samples per second per signal
 def artifacts(tmp_path_factory):
     """A health model (4 s windows) and a RUL trend model for the test's `motor` type."""
     d = tmp_path_factory.mktemp("artifacts")
-    rng = np.random.default_rng(0)
-    M = np.c_[rng.uniform(10, 12, 300), 60 + rng.normal(0, 0.2, 300)]
-    hm = AssetHealth("induction_motor", ["current", "winding_temp"], {"smoothing": 2}).fit(M)
-    man = health_manifest(hm, name="motor-health", version="0.1.0", window_s=MODEL_S,
-                          units={"current": "A", "winding_temp": "degC"},
-                          training_sha256="0" * 64, metrics={})  # fmt: skip
-    health_sha = save_health(d / "health", hm, man)
-    t = np.arange(200.0)
-    H = np.where(t < 100, 98.0, 98.0 - 0.8 * (t - 100))
-    rul = HealthTrendRul(span=6, min_points=3, cap_h=100).fit([H], [np.clip(200 - t, 0, None)])
-    rman = trend_manifest(rul, name="motor-rul", version="0.2.0", asset_type="motor",
-                          health_model={"name": "motor-health", "sha256": health_sha},
-                          training_sha256="0" * 64, metrics={})  # fmt: skip
-    rul_sha = save_trend(d / "rul", rul, rman)
+    health_sha, rul_sha = train_motor_models(d, MODEL_S)
     return {"dir": d, "health": health_sha, "rul": rul_sha}
 
 
