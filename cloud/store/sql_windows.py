@@ -37,6 +37,21 @@ def _like(signal: str) -> str:
     return f"%,{escaped},%"
 
 
+def _where(
+    conds: list[str], args: list[Any], bounds: tuple[tuple[str, float | None], ...],
+    signal: str | None,
+) -> tuple[list[str], list[Any]]:
+    """Add the given bounds (None: unbounded) and "holds the signal" to a WHERE clause."""
+    for cond, value in bounds:
+        if value is not None:
+            conds.append(cond)
+            args.append(value)
+    if signal is not None:
+        conds.append(_HAS_SIGNAL)
+        args.append(_like(signal))
+    return conds, args
+
+
 def seq_runs(keys: Iterable[tuple[int, str]]) -> list[tuple[int, int, str]]:
     """Return (lo, hi, kind) runs of consecutive seqs of one kind."""
     by_kind: dict[str, list[int]] = defaultdict(list)
@@ -201,17 +216,11 @@ class WindowSql(SqlBase):
         )
 
     def _chunks(
-        self, site: str, asset: str, lo: float | None, hi: float | None, signal: str | None = None
+        self, site: str, asset: str, lo: float, hi: float
     ) -> list[tuple[int, int, str, bytes]]:
         """Return (id, k, signals, body) of the chunks that may hold records in ``[lo, hi)``."""
-        conds, args = ["site = ?", "asset = ?"], [site, asset]
-        for c, value in (("hi >= ?", lo), ("lo < ?", hi)):
-            if value is not None:
-                conds.append(c)
-                args.append(value)
-        if signal is not None:
-            conds.append(_HAS_SIGNAL)
-            args.append(_like(signal))
+        conds, args = _where(["site = ?", "asset = ?"], [site, asset],
+                             (("hi >= ?", lo), ("lo < ?", hi)), None)  # fmt: skip
         return self._read(
             f"SELECT id, k, signals, body FROM window_chunks WHERE {' AND '.join(conds)} "
             "ORDER BY id",
@@ -231,15 +240,9 @@ class WindowSql(SqlBase):
         """Return rows of a tier (0 = raw windows) in ``[start, end)``, by start and signal."""
         if tier == 0:
             return self._raw_windows(site, asset, signal, start, end, limit)
-        conds, args = ["tier = ?", "site = ?", "asset = ?"], [tier, site, asset]
-        for c, value in (("start >= ?", start), ("start < ?", end)):
-            if value is not None:
-                conds.append(c)
-                args.append(value)
-        if signal is not None:
-            # Only records holding the signal: each gives exactly one row, so LIMIT is exact.
-            conds.append(_HAS_SIGNAL)
-            args.append(_like(signal))
+        # Only records holding the signal: each gives exactly one row, so LIMIT is exact.
+        conds, args = _where(["tier = ?", "site = ?", "asset = ?"], [tier, site, asset],
+                             (("start >= ?", start), ("start < ?", end)), signal)  # fmt: skip
         out: list[WindowRow] = []
         after: float | None = None
         while len(out) < limit:
@@ -273,14 +276,8 @@ class WindowSql(SqlBase):
         After a page whose last chunk starts at ``lo``, no later chunk holds a record before
         ``lo``: once the records before it give ``limit`` rows, the answer is complete.
         """
-        conds, args = ["site = ?", "asset = ?"], [site, asset]
-        for c, value in (("hi >= ?", start), ("lo < ?", end)):
-            if value is not None:
-                conds.append(c)
-                args.append(value)
-        if signal is not None:
-            conds.append(_HAS_SIGNAL)
-            args.append(_like(signal))
+        conds, args = _where(["site = ?", "asset = ?"], [site, asset],
+                             (("hi >= ?", start), ("lo < ?", end)), signal)  # fmt: skip
         chunks: list[tuple[int, int, str, bytes]] = []
         after: tuple[float, int] | None = None
         page = _PAGE
