@@ -13,6 +13,8 @@ race between two PostgreSQL writers let through, keeping the chunk stored first.
 
 from __future__ import annotations
 
+import functools
+import math
 import struct
 from collections.abc import Iterable, Sequence
 
@@ -103,6 +105,12 @@ def chunk_arrays(k: int, body: bytes) -> tuple[np.ndarray, np.ndarray, memoryvie
     return starts, lengths, view[16 * k :]
 
 
+@functools.lru_cache(maxsize=512)
+def _heads(k: int) -> struct.Struct:
+    """The struct of a chunk's ``k`` starts and ``k`` lengths."""
+    return struct.Struct(f"<{2 * k}d")
+
+
 def expand(
     chunks: Sequence[tuple[int, int, str, bytes]], lo: float | None, hi: float | None
 ) -> list[tuple[float, float, str, bytes]]:
@@ -112,19 +120,20 @@ def expand(
     sharing a start, the one of the chunk stored first (lowest id) is kept.
     """
     picked: list[tuple[float, int, float, str, bytes]] = []
+    low = -math.inf if lo is None else lo
+    high = math.inf if hi is None else hi
+    # Plain struct unpacking: live edges send small batches, so most chunks hold one record
+    # or a few, where numpy's per-call overhead would dominate.
     for cid, k, signals, body in chunks:
-        starts, lengths, stats = chunk_arrays(k, body)
-        width = len(stats) // k
-        keep = np.ones(k, dtype=bool)
-        if lo is not None:
-            keep &= starts >= lo
-        if hi is not None:
-            keep &= starts < hi
-        st, ln = starts.tolist(), lengths.tolist()
-        picked.extend(
-            (st[i], cid, ln[i], signals, bytes(stats[i * width : (i + 1) * width]))
-            for i in np.flatnonzero(keep).tolist()
-        )
+        raw = bytes(body)  # PostgreSQL returns memoryview-like bytes
+        head = _heads(k).unpack_from(raw)
+        base = 16 * k
+        width = (len(raw) - base) // k
+        for i in range(k):
+            start = head[i]
+            if low <= start < high:
+                at = base + i * width
+                picked.append((start, cid, head[k + i], signals, raw[at : at + width]))
     picked.sort(key=lambda p: (p[0], p[1]))
     out: list[tuple[float, float, str, bytes]] = []
     last: float | None = None

@@ -280,12 +280,12 @@ class WindowSql(SqlBase):
                              (("hi >= ?", start), ("lo < ?", end)), signal)  # fmt: skip
         chunks: list[tuple[int, int, str, bytes]] = []
         after: tuple[float, int] | None = None
-        page = _PAGE
+        page, fetched = _PAGE, 0
         while True:
             page_conds = conds if after is None else [*conds, "(lo > ? OR (lo = ? AND id > ?))"]
             page_args = args if after is None else [*args, after[0], after[0], after[1]]
             rows = self._read(
-                f"SELECT id, k, signals, body, lo FROM window_chunks "
+                f"SELECT id, k, signals, body, lo, n FROM window_chunks "
                 f"WHERE {' AND '.join(page_conds)} ORDER BY lo, id LIMIT ?",
                 (*page_args, page),
             )
@@ -293,8 +293,11 @@ class WindowSql(SqlBase):
             if len(rows) < page:
                 break
             after = (rows[-1][4], rows[-1][0])
+            fetched += sum(r[5] for r in rows)  # signal windows: at least the rows they give
             bound = after[0] if end is None else min(end, after[0])
-            if len(self._unpack(site, asset, expand(chunks, start, bound), signal)) >= limit:
+            if fetched >= limit and len(
+                self._unpack(site, asset, expand(chunks, start, bound), signal)
+            ) >= limit:
                 break
             page *= 2  # pages grow, so the checks above cost O(n log n) in all
         return self._unpack(site, asset, expand(chunks, start, end), signal)[:limit]
