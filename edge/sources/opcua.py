@@ -102,15 +102,17 @@ def _as_float(value: Any) -> float:
 class _SessionLink:
     """What a session's subscriptions report to the task that watches them."""
 
-    __slots__ = ("dead", "held", "why")
+    __slots__ = ("backfilling", "dead", "lanes", "why")
 
-    def __init__(self, hold: bool = False) -> None:
+    def __init__(self, lanes: list[int], backfilling: bool = False) -> None:
         self.dead = asyncio.Event()
         self.why = ""
-        # Live batches wait here while the session backfills: they must neither reach the
-        # windower before the older backfilled values (the watermark would pass them) nor move
-        # the per-node "newest received" mark the backfill starts from.
-        self.held: list[SampleBatch] | None = [] if hold else None
+        self.lanes = lanes  # the source-wide lane (subscription) numbers of this session
+        # While the session backfills nothing of the source is released (see _release): live
+        # values must neither reach the windower before the older backfilled ones (the
+        # watermark would pass them) nor move the per-node "newest received" mark the backfill
+        # starts from.
+        self.backfilling = backfilling
 
     def fail(self, why: str) -> None:
         if not self.dead.is_set():
@@ -125,24 +127,40 @@ class _BatchSubscription(Subscription):
     round trip; here a whole notification (already arrays, see opcua_wire) is one batch.
     """
 
-    def __init__(self, session: Any, params: Any, link: _SessionLink, on_changes: Any) -> None:
+    def __init__(
+        self, session: Any, params: Any, link: _SessionLink, lane: int, source: OpcUaSource
+    ) -> None:
         super().__init__(session, params, handler=None, queue_maxsize=1)  # its queue stays unused
         self._link = link
-        self._on_changes = on_changes
+        self._lane = lane
+        self._source = source
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         self.last_publish_at = time.monotonic()
         msg = publish_result.NotificationMessage
         if msg.NotificationData is None:
             return
+        if not msg.NotificationData:  # a keep-alive: the server holds nothing for us
+            await self._source._quiet_lane(self._lane)
+            return
         self.last_sequence_number = int(msg.SequenceNumber)
         for notif in msg.NotificationData:
             if isinstance(notif, DataChanges):
-                await self._on_changes(notif, self._link)
+                await self._source._on_changes(notif, self._lane)
             elif isinstance(notif, ua.DataChangeNotification):  # decoded by asyncua (republish)
-                await self._on_changes(_changes_of(notif), self._link)
+                await self._source._on_changes(_changes_of(notif), self._lane)
             elif isinstance(notif, ua.StatusChangeNotification) and not notif.Status.is_good():
                 self._link.fail(f"subscription status {notif.Status.name}")
+
+
+_FIELDS = ("ref", "ts", "value", "quality")
+
+
+def _part(batch: SampleBatch, mask: np.ndarray) -> SampleBatch:
+    """The samples of ``batch`` where ``mask`` is true."""
+    return SampleBatch(
+        batch.ref[mask], batch.ts[mask], batch.value[mask], batch.quality[mask], batch.received
+    )
 
 
 def _changes_of(notif: ua.DataChangeNotification) -> DataChanges:
@@ -193,12 +211,28 @@ class OpcUaSource:
         self.backfilled = 0
         self.waiting_for_initial_data = 0  # notifications that carried no value yet
         self._last_ts = np.full(len(self.refs), np.nan)  # newest source ts received per node
+        # Subscriptions ("lanes") are published one after another (one Publish request in
+        # flight per session; sessions side by side), so after a stalled loop the first to be
+        # answered may carry values seconds newer than those another one still holds; the
+        # windower closes on the newest timestamp and would drop the rest as late. Live values
+        # therefore wait in _pending until every lane that may still deliver older ones has
+        # reached their timestamp (a k-way merge; see _release).
+        self._lane_of = np.full(len(self.refs), -1, np.int32)  # node -> lane
+        self._lane_mark: dict[int, float] = {}  # lane -> newest source ts it delivered
+        self._quiet: set[int] = set()  # lanes whose last publish response was a keep-alive
+        self._pending: list[SampleBatch] = []
+        self._backfilling = 0  # sessions backfilling: nothing is released meanwhile
 
     async def __aenter__(self) -> Self:
         groups = self._session_groups()
+        lane = 0
         for i, group in enumerate(groups):
             self._session_states[i] = "starting"
-            self._tasks.append(asyncio.create_task(self._session(i, group), name=f"opcua-{i}"))
+            lanes = list(range(lane, lane + len(group)))
+            lane += len(group)
+            self._tasks.append(
+                asyncio.create_task(self._session(i, group, lanes), name=f"opcua-{i}")
+            )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -262,10 +296,11 @@ class OpcUaSource:
                 )
             )
 
-    async def _session(self, index: int, groups: list[list[int]]) -> None:
+    async def _session(self, index: int, groups: list[list[int]], lanes: list[int]) -> None:
         retry = Retry(self.config.reconnect)
         while True:
             client = self._client()
+            link: _SessionLink | None = None
             try:
                 await self._connect(client)
                 if self.config.mode == "poll":
@@ -274,31 +309,62 @@ class OpcUaSource:
                     retry.reset()
                     await self._poll(client, [i for g in groups for i in g])
                 else:
-                    link = _SessionLink(hold=self.config.backfill)
+                    link = _SessionLink(lanes, backfilling=self.config.backfill)
+                    self._backfilling += link.backfilling
                     # asyncua's publish loop (started with the first subscription) decodes
                     # responses with opcua_wire.
                     client.uaclient.session.publish = lambda acks, c=client: _publish(c, acks)
-                    made = [await self._subscribe(client, g, link) for g in groups if g]
+                    made = [
+                        await self._subscribe(client, g, link, lane)
+                        for g, lane in zip(groups, lanes, strict=True)
+                        if g
+                    ]
                     subs = [sub for sub, _nodes in made]
                     self._set_state(index, "connected")
                     self.last_error = None
                     retry.reset()
-                    if self.config.backfill:
+                    if link.backfilling:
                         await self._backfill([n for _sub, nodes in made for n in nodes])
-                        held, link.held = link.held or [], None
-                        for batch in held:
-                            await self._emit(batch)
+                        link.backfilling = False
+                        self._backfilling -= 1
+                        await self._release()
                     await self._consume(client, subs, link)
             except asyncio.CancelledError:
+                self._end_lanes(link)
                 await self._close(client)
                 raise
             except Exception as err:  # every failure ends in a reconnect, never in a dead source
                 log.warning("opcua %s session %d: %s", self.name, index, err)
                 self._failed(err)
+            self._end_lanes(link)
+            await self._release()
             await self._close(client)
             self.reconnects += 1
             self._set_state(index, "reconnecting")
             await asyncio.sleep(retry.next_delay())
+
+    def _end_lanes(self, link: _SessionLink | None) -> None:
+        """The session is gone: its lanes hold nothing back any more. What they delivered but
+        the merge still holds is dropped when the next session backfills it (the per-node
+        mark it starts from never moved past it), else released now."""
+        if link is None:
+            return
+        if link.backfilling:
+            link.backfilling = False
+            self._backfilling -= 1
+        for lane in link.lanes:
+            self._lane_mark.pop(lane, None)
+            self._quiet.discard(lane)
+        if self.config.backfill:
+            mine = np.isin(self._lane_of, link.lanes)
+            kept = []
+            for batch in self._pending:
+                keep = ~mine[batch.ref]
+                if keep.all():
+                    kept.append(batch)
+                elif keep.any():
+                    kept.append(_part(batch, keep))
+            self._pending = kept
 
     def _failed(self, err: Exception) -> None:
         """Remember why; an identity refusal also becomes an event (once per distinct reason)."""
@@ -379,7 +445,9 @@ class OpcUaSource:
                 )
             )
 
-    async def _subscribe(self, client: Client, indices: list[int], link: _SessionLink) -> Any:
+    async def _subscribe(
+        self, client: Client, indices: list[int], link: _SessionLink, lane: int
+    ) -> Any:
         cfg = self.config.subscription
         params = ua.CreateSubscriptionParameters()
         params.RequestedPublishingInterval = cfg.publishing_interval_ms
@@ -391,7 +459,12 @@ class OpcUaSource:
         params.MaxNotificationsPerPublish = 10_000
         params.PublishingEnabled = True
         params.Priority = 0
-        sub = _BatchSubscription(client.uaclient.session, params, link, self._on_changes)
+        self._lane_of[indices] = lane
+        # Until it has delivered (live or backfilled) or said it has nothing, a new lane holds
+        # back everything newer than what the rest of the source has released.
+        self._lane_mark[lane] = -np.inf
+        self._quiet.discard(lane)
+        sub = _BatchSubscription(client.uaclient.session, params, link, lane, self)
         revised = client.get_subscription_revised_params(params, await sub.init())
         if revised:
             await sub.update(revised)
@@ -420,6 +493,8 @@ class OpcUaSource:
         for (ref, _node), res in zip(nodes, results, strict=True):
             if isinstance(res, ua.StatusCode):
                 self._bad_node(self._mappings[ref], f"monitored item refused: {res.name}")
+        if all(isinstance(res, ua.StatusCode) for res in results):  # nothing will come
+            self._quiet.add(lane)
         return sub, nodes
 
     async def _consume(self, client: Client, subs: list[Any], link: _SessionLink) -> None:
@@ -445,7 +520,7 @@ class OpcUaSource:
                     f"subscription {sub.subscription_id} silent for {now - last:.1f} s"
                 )
 
-    async def _on_changes(self, changes: DataChanges, link: _SessionLink) -> None:
+    async def _on_changes(self, changes: DataChanges, lane: int) -> None:
         """One data-change notification (arrays) into one batch; handles are ref index + 1."""
         ref = changes.handle.astype(np.int64) - 1
         ours = (ref >= 0) & (ref < len(self.refs))
@@ -465,10 +540,48 @@ class OpcUaSource:
                 quality_of(changes.status),
                 time.time(),
             )
-            if link.held is not None:
-                link.held.append(batch)
+            newest = float(np.nanmax(batch.ts, initial=-np.inf))
+            self._lane_mark[lane] = max(self._lane_mark.get(lane, -np.inf), newest)
+            self._quiet.discard(lane)
+            self._pending.append(batch)
+            await self._release()
+
+    async def _quiet_lane(self, lane: int) -> None:
+        """A keep-alive: the lane has nothing older on its way, so it holds nothing back."""
+        if lane not in self._quiet:
+            self._quiet.add(lane)
+            await self._release()
+
+    async def _release(self) -> None:
+        """Emit the held values no lane can still undercut: source timestamps up to the oldest
+        newest-delivered timestamp of the lanes that may deliver more (not quiet, session up).
+        """
+        if self._backfilling or not self._pending:
+            return
+        marks = [m for lane, m in self._lane_mark.items() if lane not in self._quiet]
+        upto = min(marks) if marks else np.inf
+        # Split first, emit after: another session's callback may run while _emit waits.
+        pending, self._pending = self._pending, []
+        ready, kept = [], []
+        for batch in pending:
+            later = batch.ts > upto  # NaN (no source timestamp) is never held
+            if not later.any():
+                ready.append(batch)
+            elif later.all():
+                kept.append(batch)
             else:
-                await self._emit(batch)
+                ready.append(_part(batch, ~later))
+                kept.append(_part(batch, later))
+        self._pending = kept + self._pending
+        if len(ready) > 1:  # one batch: the windower closes windows after every batch it takes
+            ready = [
+                SampleBatch(
+                    *(np.concatenate([getattr(b, f) for b in ready]) for f in _FIELDS),
+                    ready[-1].received,
+                )
+            ]
+        for batch in ready:
+            await self._emit(batch)
 
     async def _emit(self, batch: SampleBatch) -> None:
         np.fmax.at(self._last_ts, batch.ref, batch.ts)
@@ -479,7 +592,9 @@ class OpcUaSource:
     async def _backfill(self, nodes: list[tuple[int, Any]]) -> None:
         """HistoryRead what each node served since we last heard from it (or the agent stopped).
 
-        Overlap with the new subscription is harmless: windows count a timestamp once.
+        Overlap with the new subscription is harmless: windows count a timestamp once. The
+        history goes into the merge (released with the live values, see _release) and moves
+        each lane's mark to the newest value it read.
         """
         todo = []
         for ref, node in nodes:
@@ -508,7 +623,13 @@ class OpcUaSource:
             time.time(),
         )
         self.backfilled += len(batch)
-        await self._emit(batch)
+        lanes = self._lane_of[batch.ref]
+        for lane in np.unique(lanes).tolist():
+            # The history was read after the lane's monitored items were made: anything newer
+            # than what it returned comes live.
+            newest = float(np.nanmax(batch.ts[lanes == lane], initial=-np.inf))
+            self._lane_mark[lane] = max(self._lane_mark.get(lane, -np.inf), newest)
+        self._pending.append(batch)
 
     async def _history(self, ref: int, node: Any, start: float) -> list[Any]:
         m = self._mappings[ref]

@@ -134,3 +134,71 @@ async def _restarts(tmp_path, f, tls: bool) -> dict:
         await sim.stop()
         await cloud.down()
         cloud.close()
+
+
+STALLS = 5
+STALL_S = 0.8  # wall seconds the event loop is blocked: 4 simulated steps at SPEED
+
+
+@pytest.mark.slow
+def test_opcua_stalled_loop_no_subscription_undercuts_another(tmp_path, faults):
+    """Regression (a failure of the restart test above): after the event loop stalls (a busy
+    CI machine), the simulator serves several steps at once and the source's 3 subscriptions
+    are answered one after another (one Publish request in flight). Handed on as they came,
+    the first subscription's newest values closed windows (the agent closes after every batch)
+    that the values still held by the other two belonged to: one scan of pump-2's last
+    subscription was dropped as late. Every other stall ends in a server restart (values still
+    held must come back through the backfill, never after newer ones). The windower's rule is
+    applied to the stream as the agent feeds it: no sample may arrive for a window that rule
+    has already closed."""
+    from egiz.edge.sources.opcua import OpcUaSource
+
+    lateness = 1.0  # = fault_site_doc's lateness for 2 s windows: one simulated step
+
+    async def run() -> tuple[int, list[tuple[int, float, float]]]:
+        cloud = faults.FaultCloud(tmp_path, None)  # only its url and token go in the config
+        sim = faults.simulator(tmp_path, None, SPEED)
+        await faults.start_simulator(sim)
+        doc = faults.site_doc(tmp_path, sim, cloud, WINDOW)
+        doc["sources"][0]["subscription"]["max_items_per_subscription"] = ITEMS_PER_SUB
+        config = validate_document(SiteConfig, doc, str(tmp_path / "site.yaml"))
+        src = OpcUaSource(config.sources[0])
+        late: list[tuple[int, float, float]] = []  # (ref, ts, start of the first open window)
+        n = 0
+        try:
+            async with src:
+
+                async def feed() -> None:
+                    nonlocal n
+                    newest, closed_k = -math.inf, -math.inf
+                    async for batch in src.stream():
+                        n += len(batch)
+                        for ref, ts in zip(batch.ref.tolist(), batch.ts.tolist(), strict=True):
+                            if ts < closed_k * WINDOW:
+                                late.append((ref, ts, closed_k * WINDOW))
+                        newest = max(newest, float(batch.ts.max()))
+                        closed_k = max(closed_k, math.floor((newest - lateness) / WINDOW))
+
+                def down(yes: bool) -> bool:
+                    return (sim._paused["opcua"] == math.inf) == yes
+
+                consumer = asyncio.create_task(feed())
+                await faults.wait_until(lambda: src.samples >= 20 * 3, 30, "values flowing")
+                for i in range(STALLS):
+                    time.sleep(STALL_S)  # noqa: ASYNC251 (the stall is the point)
+                    if i % 2:  # the server goes down while the subscriptions catch up
+                        await asyncio.sleep(0.1)
+                        await sim.inject(None, "server_restart", duration_s=DOWN_S)
+                        await faults.wait_until(lambda: down(True), 10, "server down")
+                        await faults.wait_until(lambda: down(False), 30, "server back")
+                    await asyncio.sleep(1.5)
+                consumer.cancel()
+            assert src.reconnects >= STALLS // 2 and src.backfilled > 0
+        finally:
+            await sim.stop()
+            cloud.close()
+        return n, late
+
+    n, late = asyncio.run(run())
+    assert n > STALLS * 20 * 4, n
+    assert not late, f"{len(late)} samples late, first (ref, ts, closed up to) {late[:5]}"
