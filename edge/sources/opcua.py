@@ -140,6 +140,10 @@ class _BatchSubscription(Subscription):
         msg = publish_result.NotificationMessage
         if msg.NotificationData is None:
             return
+        if self._link.dead.is_set() and self._source.config.backfill:
+            # Already received when the session died: its lanes are the next session's now,
+            # and the backfill brings these values again (nothing of them was emitted).
+            return
         if not msg.NotificationData:  # a keep-alive: the server holds nothing for us
             await self._source._quiet_lane(self._lane)
             return
@@ -220,6 +224,9 @@ class OpcUaSource:
         self._lane_of = np.full(len(self.refs), -1, np.int32)  # node -> lane
         self._lane_mark: dict[int, float] = {}  # lane -> newest source ts it delivered
         self._quiet: set[int] = set()  # lanes whose last publish response was a keep-alive
+        # lanes that had their first data change (the initial values of their items): a
+        # keep-alive before it (a new subscription's first message) says nothing about them
+        self._started: set[int] = set()
         self._pending: list[SampleBatch] = []
         self._backfilling = 0  # sessions backfilling: nothing is released meanwhile
 
@@ -349,12 +356,14 @@ class OpcUaSource:
         mark it starts from never moved past it), else released now."""
         if link is None:
             return
+        link.fail("session ended")  # what its publish loop still hands over is ignored
         if link.backfilling:
             link.backfilling = False
             self._backfilling -= 1
         for lane in link.lanes:
             self._lane_mark.pop(lane, None)
             self._quiet.discard(lane)
+            self._started.discard(lane)
         if self.config.backfill:
             mine = np.isin(self._lane_of, link.lanes)
             kept = []
@@ -464,6 +473,7 @@ class OpcUaSource:
         # back everything newer than what the rest of the source has released.
         self._lane_mark[lane] = -np.inf
         self._quiet.discard(lane)
+        self._started.discard(lane)
         sub = _BatchSubscription(client.uaclient.session, params, link, lane, self)
         revised = client.get_subscription_revised_params(params, await sub.init())
         if revised:
@@ -522,6 +532,7 @@ class OpcUaSource:
 
     async def _on_changes(self, changes: DataChanges, lane: int) -> None:
         """One data-change notification (arrays) into one batch; handles are ref index + 1."""
+        self._started.add(lane)
         ref = changes.handle.astype(np.int64) - 1
         ours = (ref >= 0) & (ref < len(self.refs))
         no_value = np.isin(changes.status, _NOT_A_SAMPLE)
@@ -548,7 +559,7 @@ class OpcUaSource:
 
     async def _quiet_lane(self, lane: int) -> None:
         """A keep-alive: the lane has nothing older on its way, so it holds nothing back."""
-        if lane not in self._quiet:
+        if lane in self._started and lane not in self._quiet:
             self._quiet.add(lane)
             await self._release()
 

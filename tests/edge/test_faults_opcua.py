@@ -149,7 +149,7 @@ def test_opcua_stalled_loop_no_subscription_undercuts_another(tmp_path, faults):
     that the values still held by the other two belonged to: one scan of pump-2's last
     subscription was dropped as late. Every other stall ends in a server restart (values still
     held must come back through the backfill, never after newer ones). The windower's rule is
-    applied to the stream as the agent feeds it: no sample may arrive for a window that rule
+    applied to the stream as the agent feeds it: no new sample may arrive for a window that rule
     has already closed."""
     from egiz.edge.sources.opcua import OpcUaSource
 
@@ -171,11 +171,15 @@ def test_opcua_stalled_loop_no_subscription_undercuts_another(tmp_path, faults):
                 async def feed() -> None:
                     nonlocal n
                     newest, closed_k = -math.inf, -math.inf
+                    seen: set[tuple[int, float]] = set()
                     async for batch in src.stream():
                         n += len(batch)
                         for ref, ts in zip(batch.ref.tolist(), batch.ts.tolist(), strict=True):
-                            if ts < closed_k * WINDOW:
+                            # A late copy of a sample already there loses nothing (windows
+                            # count a timestamp once); a late new one is lost.
+                            if ts < closed_k * WINDOW and (ref, ts) not in seen:
                                 late.append((ref, ts, closed_k * WINDOW))
+                            seen.add((ref, ts))
                         newest = max(newest, float(batch.ts.max()))
                         closed_k = max(closed_k, math.floor((newest - lateness) / WINDOW))
 
@@ -188,12 +192,15 @@ def test_opcua_stalled_loop_no_subscription_undercuts_another(tmp_path, faults):
                     time.sleep(STALL_S)  # noqa: ASYNC251 (the stall is the point)
                     if i % 2:  # the server goes down while the subscriptions catch up
                         await asyncio.sleep(0.1)
+                        before = src.backfilled
                         await sim.inject(None, "server_restart", duration_s=DOWN_S)
                         await faults.wait_until(lambda: down(True), 10, "server down")
                         await faults.wait_until(lambda: down(False), 30, "server back")
+                        await faults.wait_until(
+                            lambda b=before: src.backfilled > b, 60, "reconnected, backfilled"
+                        )
                     await asyncio.sleep(1.5)
                 consumer.cancel()
-            assert src.reconnects >= STALLS // 2 and src.backfilled > 0
         finally:
             await sim.stop()
             cloud.close()
