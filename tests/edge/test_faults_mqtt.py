@@ -64,7 +64,7 @@ async def _run(tmp_path: Path, kit, broker: Broker) -> None:  # type: ignore[no-
         run = asyncio.create_task(agent.run(stop))
         sim = start_simulator(broker, SCENARIO, prefix, truth, SPEED)
         assert sim.mqtt is not None
-        sim.mqtt.client.reconnect_delay_set(0.1, 0.5)
+        sim.mqtt.reconnect_s = (0.1, 0.5)
         try:
             await kit.wait_until(
                 lambda: agent.sources and agent.sources[0].state == "connected", 20, "connected"
