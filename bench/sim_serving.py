@@ -100,15 +100,17 @@ async def mqtt(seconds: float, assets: int, url: str, qos: int = 1, layout: str 
         await asyncio.sleep(seconds)
         sim._task.cancel()  # stop producing, then wait until the broker acknowledged everything
         n = sim.mqtt.published
-        while sim.mqtt.acked < n and time.perf_counter() - t0 < seconds + 120:  # noqa: ASYNC110
+        pub = sim.mqtt
+        while pub.acked + pub.dropped < n and time.perf_counter() - t0 < seconds + 120:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         t1 = time.perf_counter()
-        acked = sim.mqtt.acked
+        acked, dropped = pub.acked, pub.dropped
         signals = sim.counts["mqtt"]
         await sim.stop()
     print(
         f"MQTT:   {acked / (t1 - t0):,.0f} messages/s published and acknowledged "
-        f"(QoS {qos}, layout {layout}, {acked:,} of {n:,} acknowledged, {t1 - t0:.1f} s; "
+        f"(QoS {qos}, layout {layout}, {acked:,} of {n:,} acknowledged, {dropped:,} dropped by the "
+        f"full publish queue, {t1 - t0:.1f} s; "
         f"{signals / (t1 - t0):,.0f} signal values/s)"
     )
 
