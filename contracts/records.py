@@ -97,6 +97,7 @@ class EventKind(StrEnum):
     quarantined = "quarantined"
     source_status = "source_status"
     malformed_input = "malformed_input"
+    late_data = "late_data"
 
 
 class Event(Contract):

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Windower progress before any window was ever closed.
 NO_WINDOW = -(2**62)
+#: At most one ``late_data`` event per source this often (wall seconds); counts accumulate.
+LATE_NOTE_EVERY_S = 60.0
 
 
 class EdgeAgent:
@@ -69,6 +71,9 @@ class EdgeAgent:
         self.unmapped = 0
         self.ts_fallback = 0
         self.task_failures = 0
+        #: source -> [late samples not yet reported, all late samples, monotonic time of the
+        #: last report]
+        self._late: dict[str, list[float]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -236,8 +241,35 @@ class EdgeAgent:
         for body in self.alarm_engine.update(norm):
             ts = datetime.fromisoformat(body["ts"]).timestamp()
             self._pending.append(Item(LANE_EVENT, body, asset=body["asset"], data_ts=ts))
-        self.windower.add(norm, src.name)
+        late = self.windower.add(norm, src.name)
+        if late:
+            self._report_late(src.name, late)
         self._commit(self.windower.close())
+
+    def _report_late(self, source: str, new: int = 0) -> None:
+        """Count samples that came after their window closed; report them, rate-limited.
+
+        They are in no window, so they are data the cloud never sees: say so, with the fix.
+        """
+        entry = self._late.setdefault(source, [0, 0, -math.inf])
+        entry[0] += new
+        entry[1] += new
+        now = time.monotonic()
+        if not entry[0] or now - entry[2] < LATE_NOTE_EVERY_S:
+            return
+        count, entry[0], entry[2] = int(entry[0]), 0, now
+        assert self.windower is not None
+        lateness = self.windower.lateness_s
+        self._note(
+            SourceNote(
+                _kind("late_data"),
+                f"source {source}: {count} sample(s) arrived after their window had closed "
+                f"(more than window.lateness_s = {lateness:g} s behind the newest data) and are "
+                "in no window (fix: raise window.lateness_s if this source delivers late or "
+                "out of order)",
+                {"source": source, "count": count, "total": int(entry[1]), "lateness_s": lateness},
+            )
+        )
 
     def _report_crash_gap(self, src: Source, first: float) -> None:
         start = self._crash_gap.pop(src.name)
@@ -363,7 +395,7 @@ class EdgeAgent:
             self.outbox.set_meta(put, delete=drop)
 
     def _note(self, note: SourceNote) -> None:
-        sev = "low" if note.kind == "malformed_input" else "info"
+        sev = "low" if note.kind in ("malformed_input", "late_data") else "info"
         if note.kind == "source_status" and note.data.get("state") == "reconnecting":
             sev = "medium"
         log.info("edge: %s", note.message)
@@ -381,6 +413,8 @@ class EdgeAgent:
             now = time.monotonic()
             for kind, dq in self._rates.items():
                 dq.append((now, self._counts[kind]))
+            for source in self._late:  # late samples counted since the last report
+                self._report_late(source)
             # Windows also close when a source went idle (no batch arrives to trigger it).
             if self.windower is not None:
                 self._commit(self.windower.close())

@@ -270,13 +270,18 @@ class Windower:
         self.late = 0  # samples for windows already closed (dropped, counted)
         self.made = 0
 
-    def add(self, batch: Normalized, source: object = None) -> None:
-        """Take a normalized batch (cheap: arrays are only concatenated on close)."""
+    def add(self, batch: Normalized, source: object = None) -> int:
+        """Take a normalized batch (cheap: arrays are only concatenated on close).
+
+        Returns how many of its samples were late (for windows already closed) and dropped.
+        """
         if not batch.ts.shape[0]:
-            return
+            return 0
         late = batch.ts < self.closed_k * self.length_s
+        dropped = 0
         if late.any():
-            self.late += int(np.count_nonzero(late))
+            dropped = int(np.count_nonzero(late))
+            self.late += dropped
             ok = ~late
             batch = Normalized(
                 batch.series[ok],
@@ -286,12 +291,13 @@ class Windower:
                 batch.out_of_range[ok],
             )
             if not batch.ts.shape[0]:
-                return
+                return dropped
         self._chunks.append(batch)
         newest = float(batch.ts.max())
         prev = self._marks.get(source, (-np.inf, 0.0))[0]
         self._marks[source] = (max(prev, newest), self.clock())
         self.watermark = max(self.watermark, newest)
+        return dropped
 
     def low_watermark(self) -> float:
         """Return the newest timestamp of the slowest source that is still delivering."""
