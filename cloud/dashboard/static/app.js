@@ -3,9 +3,34 @@
 
 let timer = null;
 
+let rendering = null; // the render in progress, if any
+let renderAgain = false; // a render was asked for while one was in progress
+
 async function render() {
+  // One render at a time, and the newest request always honoured: overlapping renders could
+  // finish out of order, putting an older page (and older form values) over a newer one.
+  if (rendering) {
+    renderAgain = true;
+    return rendering;
+  }
+  const view = document.getElementById("view");
+  view.dataset.rendering = "1"; // lets a browser test wait for a settled page
+  rendering = (async () => {
+    do {
+      renderAgain = false;
+      await renderOnce(view);
+    } while (renderAgain);
+  })();
+  try {
+    await rendering;
+  } finally {
+    rendering = null;
+    delete view.dataset.rendering;
+  }
+}
+
+async function renderOnce(root) {
   clearTimeout(timer);
-  const root = document.getElementById("view");
   const hash = location.hash.replace(/^#/, "") || "/";
   const [, page, arg] = hash.split("/");
   document.querySelectorAll("nav a").forEach((a) =>

@@ -7,16 +7,24 @@
 const controlForm = { action: "set_setpoint", setpoint: "", value: "", reason: "", expires: "300",
   mAction: "bearing_replaced", mNote: "", mReset: true, error: "" };
 
+function keep(id, key, input) {
+  // Typed into an input a re-render has just replaced: the page shows the live copy, so it
+  // gets the value too (else the form would submit, or refuse, what is no longer on screen).
+  controlForm[key] = input.value;
+  const live = document.getElementById(id);
+  if (live && live !== input) live.value = input.value;
+}
+
 function field(id, attrs, key) {
   const input = el("input", { id, ...attrs, value: controlForm[key] });
-  input.addEventListener("input", () => { controlForm[key] = input.value; });
+  input.addEventListener("input", () => keep(id, key, input));
   return input;
 }
 
 function choice(id, options, key, onChange) {
   const s = el("select", { id },
     ...options.map(([v, label]) => el("option", { value: v, selected: v === controlForm[key] }, label)));
-  s.addEventListener("change", () => { controlForm[key] = s.value; if (onChange) onChange(); });
+  s.addEventListener("change", () => { keep(id, key, s); if (onChange) onChange(); });
   return s;
 }
 

@@ -94,6 +94,11 @@ def _open(browser, base: str, user: str, token: str, requests: list[str]):
     return page
 
 
+def _settled(page) -> None:
+    """No re-render in flight: a form a render is about to replace takes no clicks or typing."""
+    page.wait_for_function("() => !document.getElementById('view').dataset.rendering")
+
+
 def _state_is(page, cid: str, state: str) -> None:
     page.wait_for_function(
         "([id, s]) => document.querySelector(`tr[data-command='${id}'] .cstate`)"
@@ -113,6 +118,7 @@ def test_dashboard_commands_issue_approve_and_follow_states(server, browser) -> 
     # Out of the asset type's limits: refused by the cloud, its reason on the page.
     olga.select_option("#cmd-action", "set_setpoint")
     olga.select_option("#cmd-setpoint", "speed_setpoint")
+    _settled(olga)
     assert "0.00 … 1800.0 · step ≤ 300.0" in olga.locator(".limits").inner_text()
     olga.fill("#cmd-value", "2500")
     olga.click("#cmd-send")
@@ -141,6 +147,7 @@ def test_dashboard_commands_issue_approve_and_follow_states(server, browser) -> 
     # A critical start: awaiting approval; the issuer has no Approve button, another operator does.
     olga.select_option("#cmd-action", "start")
     olga.locator("#cmd-setpoint").wait_for(state="detached")  # the form re-rendered for start
+    _settled(olga)
     olga.click("#cmd-send")
     olga.wait_for_function("() => document.querySelectorAll('tr.command').length === 2")
     start = _newest(olga)
@@ -160,6 +167,7 @@ def test_dashboard_commands_issue_approve_and_follow_states(server, browser) -> 
     # A command that expires before the edge picks it up.
     olga.select_option("#cmd-action", "stop")
     olga.wait_for_function("() => document.querySelector('#cmd-action').value === 'stop'")
+    _settled(olga)
     olga.fill("#cmd-expires", "1")
     olga.click("#cmd-send")
     olga.wait_for_function("() => document.querySelectorAll('tr.command').length === 3")
