@@ -149,6 +149,12 @@ class MqttSourceConfig(Contract):
     ca_file: str | None = None
     keepalive_s: int = Field(30, ge=5)
     reconnect: Backoff = Backoff()
+    journal_max_bytes: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        description="bound of the receive journal (persistent session, QoS >= 1): it holds the "
+        "open windows; when full a kill of the agent can lose them (reported)",
+    )
     subscriptions: tuple[MqttSubscriptionConfig, ...]
 
 

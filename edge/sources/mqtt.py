@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 _QUALITY = {"good": GOOD, "uncertain": UNCERTAIN, "bad": BAD, True: GOOD, False: BAD}
 _NOTE_EVERY_S = 5.0
 _COALESCE_S = 0.005
-#: Receive journal bound per source: at 30,000 messages/s of ~100 bytes it holds ~20 s, i.e.
-#: the open windows of 10 s windows with 5 s lateness.
-JOURNAL_MAX_BYTES = 64 << 20
 
 
 class Malformed(ValueError):
@@ -505,7 +502,7 @@ class MqttSource:
             return False
         if directory.name.startswith(":memory:"):  # an in-memory outbox: nothing is durable
             return False
-        self._journal = Journal(directory, JOURNAL_MAX_BYTES)
+        self._journal = Journal(directory, self.config.journal_max_bytes)
         records, trusted = self._journal.open(discard=discard)
         self._replay = records
         self._replay_from = replay_from
