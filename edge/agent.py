@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 NO_WINDOW = -(2**62)
 #: At most one ``late_data`` event per source this often (wall seconds); counts accumulate.
 LATE_NOTE_EVERY_S = 60.0
+
+
+@dataclass
+class _LateTally:
+    """One source's samples that came after their window closed."""
+
+    unreported: int = 0
+    total: int = 0
+    reported_at: float = -math.inf  # monotonic time of the last report
 
 
 class EdgeAgent:
@@ -71,9 +81,7 @@ class EdgeAgent:
         self.unmapped = 0
         self.ts_fallback = 0
         self.task_failures = 0
-        #: source -> [late samples not yet reported, all late samples, monotonic time of the
-        #: last report]
-        self._late: dict[str, list[float]] = {}
+        self._late: dict[str, _LateTally] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -251,13 +259,13 @@ class EdgeAgent:
 
         They are in no window, so they are data the cloud never sees: say so, with the fix.
         """
-        entry = self._late.setdefault(source, [0, 0, -math.inf])
-        entry[0] += new
-        entry[1] += new
+        tally = self._late.setdefault(source, _LateTally())
+        tally.unreported += new
+        tally.total += new
         now = time.monotonic()
-        if not entry[0] or now - entry[2] < LATE_NOTE_EVERY_S:
+        if not tally.unreported or now - tally.reported_at < LATE_NOTE_EVERY_S:
             return
-        count, entry[0], entry[2] = int(entry[0]), 0, now
+        count, tally.unreported, tally.reported_at = tally.unreported, 0, now
         assert self.windower is not None
         lateness = self.windower.lateness_s
         self._note(
@@ -267,7 +275,7 @@ class EdgeAgent:
                 f"(more than window.lateness_s = {lateness:g} s behind the newest data) and are "
                 "in no window (fix: raise window.lateness_s if this source delivers late or "
                 "out of order)",
-                {"source": source, "count": count, "total": int(entry[1]), "lateness_s": lateness},
+                {"source": source, "count": count, "total": tally.total, "lateness_s": lateness},
             )
         )
 
